@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/spf13/pflag"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/client-go/rest"
+	"k8s.io/kubernetes/cmd/kube-apiserver/app"
+	"k8s.io/kubernetes/cmd/kube-apiserver/app/options"
+)
+
+// auditPolicy records every request but lease renewals and health probes, once per request
+// (at ResponseComplete; watches also at ResponseStarted): writes to peprstores with their body
+// (the JSON patch Pepr sent), everything else at Metadata level. The tests and the benchmark
+// count PeprStore PATCHes and the watcher's GET/LIST/WATCH calls from it.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  - level: None
+    resources:
+      - group: coordination.k8s.io
+        resources: ["leases"]
+  - level: None
+    nonResourceURLs: ["/healthz*", "/readyz*", "/livez*"]
+  - level: Request
+    verbs: ["create", "update", "patch", "delete"]
+    resources:
+      - group: pepr.dev
+        resources: ["peprstores"]
+  - level: Metadata
+`
+
+// apiserverArgs are the kube-apiserver flags for a local, single-node control plane.
+func apiserverArgs(dataDir string, p *pki, etcdURL string, port int) ([]string, error) {
+	policy := filepath.Join(dataDir, "audit-policy.yaml")
+	if err := os.WriteFile(policy, []byte(auditPolicy), 0o600); err != nil {
+		return nil, err
+	}
+	return []string{
+		"--etcd-servers=" + etcdURL,
+		"--bind-address=127.0.0.1",
+		"--advertise-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(port),
+		"--cert-dir=" + filepath.Join(dataDir, "pki"),
+		"--tls-cert-file=" + p.servingCert,
+		"--tls-private-key-file=" + p.servingKey,
+		"--client-ca-file=" + p.caCert,
+		"--authorization-mode=RBAC",
+		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+		"--service-account-signing-key-file=" + p.saKey,
+		"--service-account-key-file=" + p.saPub,
+		"--api-audiences=https://kubernetes.default.svc.cluster.local",
+		"--service-cluster-ip-range=10.0.0.0/24",
+		"--endpoint-reconciler-type=none",
+		"--allow-privileged=true",
+		"--audit-policy-file=" + policy,
+		"--audit-log-path=" + filepath.Join(dataDir, "audit.log"),
+		"--audit-log-mode=blocking",
+		"--audit-log-maxsize=0",
+		// Close watches when stopping: otherwise open watches (the controllers', the Pepr
+		// watcher's) hold the HTTP server's shutdown for --request-timeout (60 s).
+		"--shutdown-watch-termination-grace-period=2s",
+	}, nil
+}
+
+// runAPIServer runs kube-apiserver in this process until ctx is done, as
+// app.NewAPIServerCommand does but with our context (that command installs its own signal
+// handler and ignores the caller's). It can be called again after it returns.
+func runAPIServer(ctx context.Context, args []string) error {
+	s := options.NewServerRunOptions()
+	fs := pflag.NewFlagSet("kube-apiserver", pflag.ContinueOnError)
+	for _, f := range s.Flags().FlagSets {
+		fs.AddFlagSet(f)
+	}
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("kube-apiserver flags: %w", err)
+	}
+	if err := s.GenericServerRunOptions.ComponentGlobalsRegistry.Set(); err != nil {
+		return err
+	}
+	rest.SetDefaultWarningHandler(rest.NoWarnings{})
+	completed, err := s.Complete(ctx)
+	if err != nil {
+		return fmt.Errorf("kube-apiserver options: %w", err)
+	}
+	if errs := completed.Validate(); len(errs) != 0 {
+		return fmt.Errorf("kube-apiserver options: %w", utilerrors.NewAggregate(errs))
+	}
+	return app.Run(ctx, completed)
+}

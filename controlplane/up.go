@@ -1,0 +1,423 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	goflag "flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	clientcmd "k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/klog/v2"
+)
+
+// Exit codes of "controlplane up"; the TypeScript harness maps them to messages.
+const (
+	exitFailure       = 1 // anything else; the message says what
+	exitUsage         = 2 // bad flags
+	exitPortInUse     = 3 // a requested port is taken
+	exitDataDirLocked = 4 // another controlplane uses the data dir
+)
+
+const (
+	apiserverReadyTimeout = 120 * time.Second
+	apiserverStopTimeout  = 60 * time.Second
+	contextName           = "hello-pepr-store-resources-local"
+)
+
+// ports are remembered in <data-dir>/ports.json so a restart serves on the same addresses.
+type ports struct {
+	APIServer  int `json:"apiserver"`
+	EtcdPeer   int `json:"etcdPeer"`
+	EtcdClient int `json:"etcdClient"`
+}
+
+// readyLine is the one machine-readable line "up" prints on stdout once everything serves.
+type readyLine struct {
+	Ready        bool    `json:"ready"`
+	Kubeconfig   string  `json:"kubeconfig"`
+	Server       string  `json:"server"`
+	Control      string  `json:"control"`
+	Etcd         string  `json:"etcd"`
+	DataDir      string  `json:"dataDir"`
+	AuditLog     string  `json:"auditLog"`
+	Log          string  `json:"log"`
+	PID          int     `json:"pid"`
+	StartSeconds float64 `json:"startSeconds"`
+}
+
+type upError struct {
+	code int
+	err  error
+}
+
+func (e *upError) Error() string { return e.err.Error() }
+
+var upStart = time.Now()
+
+// progress prints a human-readable step on stderr with the time since start.
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "controlplane [%5.1fs] %s\n", time.Since(upStart).Seconds(), fmt.Sprintf(format, args...))
+}
+
+func defaultDataDir() string {
+	if dir, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(dir, "hello-pepr-store-resources", "controlplane-data")
+	}
+	return filepath.Join(os.TempDir(), "hello-pepr-store-resources-controlplane-data")
+}
+
+func runUp(args []string) int {
+	fs := goflag.NewFlagSet("controlplane up", goflag.ContinueOnError)
+	dataDir := fs.String("data-dir", defaultDataDir(), "etcd data, certificates, kubeconfig and logs; kept across restarts")
+	port := fs.Int("port", 0, "kube-apiserver secure port on 127.0.0.1 (0: the port of the last run if free, else any free port)")
+	controlPort := fs.Int("control-port", 0, "port of the HTTP control endpoint on 127.0.0.1 (0: any free port)")
+	kubeconfig := fs.String("kubeconfig", "", "where to write the admin kubeconfig (default <data-dir>/kubeconfig)")
+	withControllers := fs.Bool("controllers", true, "run the kube-controller-manager controllers: "+controllers)
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *kubeconfig == "" {
+		*kubeconfig = filepath.Join(*dataDir, "kubeconfig")
+	}
+	if err := up(*dataDir, *port, *controlPort, *kubeconfig, *withControllers); err != nil {
+		fmt.Fprintf(os.Stderr, "controlplane: %v\n", err)
+		var ue *upError
+		if errors.As(err, &ue) {
+			return ue.code
+		}
+		return exitFailure
+	}
+	return 0
+}
+
+func up(dataDir string, wantPort, controlPort int, kubeconfig string, withControllers bool) error {
+	dataDir, err := filepath.Abs(dataDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	unlock, err := lockDataDir(dataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	logPath := filepath.Join(dataDir, "controlplane.log")
+	if err := logToFile(logPath); err != nil {
+		return err
+	}
+	progress("data dir %s (component logs: %s)", dataDir, logPath)
+
+	p := newPKI(dataDir)
+	if err := p.ensure(); err != nil {
+		return fmt.Errorf("certificates: %w", err)
+	}
+	pt, err := choosePorts(dataDir, wantPort)
+	if err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", controlPort))
+	if err != nil {
+		return &upError{exitPortInUse, fmt.Errorf("control port %d on 127.0.0.1 is in use: %w", controlPort, err)}
+	}
+
+	step := time.Now()
+	etcd, etcdURL, err := startEtcd(dataDir, pt.EtcdClient, pt.EtcdPeer)
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	defer func() {
+		etcd.Close()
+		progress("etcd stopped")
+	}()
+	progress("etcd ready on %s in %.1fs", etcdURL, time.Since(step).Seconds())
+
+	apiArgs, err := apiserverArgs(dataDir, p, etcdURL, pt.APIServer)
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	server := fmt.Sprintf("https://127.0.0.1:%d", pt.APIServer)
+	api := &apiserver{args: apiArgs, server: server, pki: p}
+	if err := api.start(); err != nil {
+		lis.Close()
+		return err
+	}
+	defer api.stop() //nolint:errcheck // reported inside
+
+	if err := writeKubeconfig(kubeconfig, server, p.caCert, p.adminCert, p.adminKey); err != nil {
+		lis.Close()
+		return err
+	}
+	controllersKubeconfig := filepath.Join(dataDir, "controllers.kubeconfig")
+	if err := writeKubeconfig(controllersKubeconfig, server, p.caCert, p.controllersCert, p.controllersKey); err != nil {
+		lis.Close()
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if withControllers {
+		go func() {
+			if err := runControllers(ctx, controllerArgs(controllersKubeconfig, p)); err != nil && ctx.Err() == nil {
+				progress("controllers stopped: %v", err)
+			}
+		}()
+		progress("controllers started: %s", controllers)
+	}
+
+	control := &http.Server{Handler: api.controlHandler()}
+	go control.Serve(lis) //nolint:errcheck // closed on shutdown
+	defer control.Close()
+
+	ready := readyLine{
+		Ready: true, Kubeconfig: kubeconfig, Server: server,
+		Control: "http://" + lis.Addr().String(), Etcd: etcdURL, DataDir: dataDir,
+		AuditLog: filepath.Join(dataDir, "audit.log"), Log: logPath, PID: os.Getpid(),
+		StartSeconds: time.Since(upStart).Seconds(),
+	}
+	line, _ := json.Marshal(ready)
+	fmt.Println(string(line))
+	progress("ready in %.1fs: export KUBECONFIG=%s", ready.StartSeconds, kubeconfig)
+
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	s := <-sig
+	progress("%s: stopping (a second signal exits at once)", s)
+	go func() {
+		<-sig
+		os.Exit(exitFailure)
+	}()
+	cancel()
+	return nil
+}
+
+// apiserver runs kube-apiserver in this process and can stop and start it again while etcd
+// keeps running (the fault tests use that through the control endpoint).
+type apiserver struct {
+	args   []string
+	server string
+	pki    *pki
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func (a *apiserver) start() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.done != nil {
+		return nil
+	}
+	step := time.Now()
+	if err := portFree(a.server); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runAPIServer(ctx, a.args) }()
+	if err := waitReady(a.server, a.pki, done); err != nil {
+		cancel()
+		return err
+	}
+	a.cancel, a.done = cancel, done
+	progress("kube-apiserver ready on %s in %.1fs", a.server, time.Since(step).Seconds())
+	return nil
+}
+
+func (a *apiserver) stop() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.done == nil {
+		return nil
+	}
+	step := time.Now()
+	a.cancel()
+	defer func() { a.cancel, a.done = nil, nil }()
+	select {
+	case err := <-a.done:
+		if err != nil {
+			progress("kube-apiserver stopped with: %v", err)
+		}
+		progress("kube-apiserver stopped in %.1fs", time.Since(step).Seconds())
+		return nil
+	case <-time.After(apiserverStopTimeout):
+		return fmt.Errorf("timeout waiting for kube-apiserver to stop after %s", apiserverStopTimeout)
+	}
+}
+
+func (a *apiserver) running() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.done != nil
+}
+
+// controlHandler serves POST /apiserver/stop, POST /apiserver/start and GET /status.
+func (a *apiserver) controlHandler() http.Handler {
+	mux := http.NewServeMux()
+	reply := func(w http.ResponseWriter, err error, started time.Time) {
+		w.Header().Set("Content-Type", "application/json")
+		body := map[string]any{"apiserver": map[bool]string{true: "running", false: "stopped"}[a.running()],
+			"seconds": time.Since(started).Seconds()}
+		if err != nil {
+			w.WriteHeader(http.StatusInternalServerError)
+			body["error"] = err.Error()
+		}
+		json.NewEncoder(w).Encode(body) //nolint:errcheck
+	}
+	mux.HandleFunc("POST /apiserver/stop", func(w http.ResponseWriter, r *http.Request) {
+		t := time.Now()
+		reply(w, a.stop(), t)
+	})
+	mux.HandleFunc("POST /apiserver/start", func(w http.ResponseWriter, r *http.Request) {
+		t := time.Now()
+		reply(w, a.start(), t)
+	})
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) { reply(w, nil, time.Now()) })
+	return mux
+}
+
+// waitReady polls /readyz with the admin certificate until it answers 200.
+func waitReady(server string, p *pki, done <-chan error) error {
+	caPEM, err := os.ReadFile(p.caCert)
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	cert, err := tls.LoadX509KeyPair(p.adminCert, p.adminKey)
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}}}
+	deadline := time.After(apiserverReadyTimeout)
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	last := "no answer yet"
+	for {
+		select {
+		case err := <-done:
+			return fmt.Errorf("kube-apiserver exited before ready: %v", err)
+		case <-deadline:
+			return fmt.Errorf("timeout waiting for kube-apiserver %s/readyz after %s (last: %s)", server, apiserverReadyTimeout, last)
+		case <-tick.C:
+			resp, err := client.Get(server + "/readyz")
+			if err != nil {
+				last = err.Error()
+				continue
+			}
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = resp.Status
+		}
+	}
+}
+
+func portFree(server string) error {
+	host := server[len("https://"):]
+	l, err := net.Listen("tcp", host)
+	if err != nil {
+		return &upError{exitPortInUse, fmt.Errorf("kube-apiserver port %s is in use; stop what uses it or pass --port: %w", host, err)}
+	}
+	return l.Close()
+}
+
+// choosePorts keeps the ports of the previous run when they are free (so kubeconfigs stay
+// valid); a port given with --port must be free.
+func choosePorts(dataDir string, wantPort int) (ports, error) {
+	path := filepath.Join(dataDir, "ports.json")
+	var pt ports
+	if data, err := os.ReadFile(path); err == nil {
+		_ = json.Unmarshal(data, &pt)
+	}
+	if wantPort != 0 {
+		if err := portFree(fmt.Sprintf("https://127.0.0.1:%d", wantPort)); err != nil {
+			return pt, err
+		}
+		pt.APIServer = wantPort
+	}
+	var err error
+	for _, p := range []*int{&pt.APIServer, &pt.EtcdClient, &pt.EtcdPeer} {
+		if *p != 0 && portFree(fmt.Sprintf("https://127.0.0.1:%d", *p)) == nil {
+			continue
+		}
+		if *p, err = freePort(); err != nil {
+			return pt, err
+		}
+	}
+	data, _ := json.Marshal(pt)
+	return pt, os.WriteFile(path, data, 0o600)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func lockDataDir(dataDir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dataDir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		pid, _ := os.ReadFile(filepath.Join(dataDir, "pid"))
+		f.Close()
+		return nil, &upError{exitDataDirLocked, fmt.Errorf("data dir %s is in use by another controlplane (pid %s)", dataDir, string(pid))}
+	}
+	_ = os.WriteFile(filepath.Join(dataDir, "pid"), []byte(fmt.Sprint(os.Getpid())), 0o600)
+	return func() { f.Close() }, nil
+}
+
+// logToFile sends klog (kube-apiserver, controllers) to path, keeping the console for progress.
+func logToFile(path string) error {
+	fs := goflag.NewFlagSet("klog", goflag.ContinueOnError)
+	klog.InitFlags(fs)
+	for k, v := range map[string]string{"logtostderr": "false", "alsologtostderr": "false",
+		"stderrthreshold": "FATAL", "log_file": path, "one_output": "true"} {
+		if err := fs.Set(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeKubeconfig(path, server, caFile, certFile, keyFile string) error {
+	read := func(f string) []byte {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			panic(err)
+		}
+		return b
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters[contextName] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: read(caFile)}
+	cfg.AuthInfos[contextName] = &clientcmdapi.AuthInfo{ClientCertificateData: read(certFile), ClientKeyData: read(keyFile)}
+	cfg.Contexts[contextName] = &clientcmdapi.Context{Cluster: contextName, AuthInfo: contextName}
+	cfg.CurrentContext = contextName
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		return fmt.Errorf("write kubeconfig %s: %w", path, err)
+	}
+	return nil
+}
