@@ -1,0 +1,41 @@
+// Lint setup after Pepr 1.1.4's `pepr init` template (src/templates/eslint.config.mjs):
+// eslint recommended + typescript-eslint recommended, type-aware, and no floating promises.
+// The template reaches the same configs through FlatCompat; typescript-eslint's flat configs
+// make that shim unnecessary.
+import js from "@eslint/js";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import globals from "globals";
+import tseslint from "typescript-eslint";
+
+export default tseslint.config(
+  {
+    ignores: ["**/node_modules", "**/dist", "**/coverage", "controlplane/**"],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: {
+      parserOptions: {
+        projectService: {
+          allowDefaultProject: ["eslint.config.mjs", "jest.config.cjs", "test/esm-to-cjs.cjs"],
+        },
+        tsconfigRootDir: path.dirname(fileURLToPath(import.meta.url)),
+        sourceType: "module",
+      },
+      globals: {
+        ...globals.node,
+      },
+    },
+
+    rules: {
+      "@typescript-eslint/no-floating-promises": "error",
+    },
+  },
+  {
+    // Jest's config and transform are CommonJS by necessity.
+    files: ["**/*.cjs"],
+    languageOptions: { sourceType: "commonjs" },
+    rules: { "@typescript-eslint/no-require-imports": "off" },
+  },
+);

@@ -1,0 +1,25 @@
+// Unit tests run as CommonJS (ts-jest). The ES-module-only packages that pepr's CommonJS dist
+// require()s are converted by test/esm-to-cjs.cjs; everything else in node_modules is untouched.
+const esmOnlyPackages = [
+  "kubernetes-fluent-client",
+  "@kubernetes/client-node",
+  "openid-client",
+  "oauth4webapi",
+  "jose",
+  "jsonpath-plus",
+  "rfc4648",
+];
+
+/** @type {import("jest").Config} */
+module.exports = {
+  testEnvironment: "node",
+  roots: ["<rootDir>/test/unit"],
+  testMatch: ["**/*.test.ts"],
+  setupFiles: ["<rootDir>/test/unit/env.ts"],
+  restoreMocks: true,
+  transform: {
+    "^.+\\.ts$": ["ts-jest", { tsconfig: "<rootDir>/test/tsconfig.json" }],
+    "^.+\\.m?js$": "<rootDir>/test/esm-to-cjs.cjs",
+  },
+  transformIgnorePatterns: [`/node_modules/(?!(${esmOnlyPackages.join("|")})/)`],
+};
