@@ -18,7 +18,12 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: {
         projectService: {
-          allowDefaultProject: ["eslint.config.mjs", "jest.config.cjs", "test/esm-to-cjs.cjs"],
+          allowDefaultProject: [
+            "eslint.config.mjs",
+            "jest.config.cjs",
+            "jest.e2e.config.cjs",
+            "test/esm-to-cjs.cjs",
+          ],
         },
         tsconfigRootDir: path.dirname(fileURLToPath(import.meta.url)),
         sourceType: "module",

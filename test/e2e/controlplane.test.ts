@@ -1,0 +1,117 @@
+// Smoke test of the local control plane: it serves, keeps its data across a restart, can stop and
+// start kube-apiserver while etcd runs, and refuses a port in use with its own exit code.
+import { mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+
+import { ControlPlane, ControlPlaneError, startControlPlane } from "../harness/controlplane";
+import { kubectl, kubectlRun } from "../harness/kube";
+import { PEPR_STORE_CRD } from "../harness/module";
+
+const local = process.env.USE_EXISTING_CLUSTER !== "true";
+const describeLocal = local ? describe : describe.skip;
+
+describeLocal("local control plane", () => {
+  let dataDir: string;
+  let cp: ControlPlane | undefined;
+
+  beforeEach(() => {
+    dataDir = mkdtempSync(path.join(os.tmpdir(), "hpsr-cp-smoke-"));
+  });
+
+  afterEach(async () => {
+    await cp?.stop();
+    cp = undefined;
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("serves kube-apiserver v1.36.3 with the namespaces it creates itself", async () => {
+    cp = await startControlPlane({ dataDir });
+    const version = JSON.parse(await kubectl(cp, ["version", "-o", "json"]));
+    expect(version.serverVersion.gitVersion).toBe("v1.36.3");
+    const names = (await kubectl(cp, ["get", "ns", "-o", "name"])).trim().split("\n").sort();
+    expect(names).toEqual([
+      "namespace/default",
+      "namespace/kube-node-lease",
+      "namespace/kube-public",
+      "namespace/kube-system",
+    ]);
+  });
+
+  it("keeps namespaces, CRDs and custom resources across a restart", async () => {
+    cp = await startControlPlane({ dataDir });
+    await kubectl(cp, ["create", "namespace", "pepr-system"]);
+    await kubectl(cp, ["apply", "-f", "-"], { input: JSON.stringify(PEPR_STORE_CRD) });
+    await kubectl(cp, ["wait", "--for=condition=Established", "crd/peprstores.pepr.dev"]);
+    const store = {
+      apiVersion: "pepr.dev/v1",
+      kind: "PeprStore",
+      metadata: { name: "smoke", namespace: "pepr-system" },
+      data: { "smoke-v2-https://kept": "yes" },
+    };
+    await kubectl(cp, ["apply", "-f", "-"], { input: JSON.stringify(store) });
+    await cp.stop();
+
+    cp = await startControlPlane({ dataDir });
+    const kept = JSON.parse(
+      await kubectl(cp, ["get", "peprstore", "smoke", "-n", "pepr-system", "-o", "json"]),
+    );
+    expect(kept.data).toEqual({ "smoke-v2-https://kept": "yes" });
+  });
+
+  it("runs the namespace controller: a deleted namespace goes away", async () => {
+    cp = await startControlPlane({ dataDir });
+    await kubectl(cp, ["create", "namespace", "short-lived"]);
+    // the serviceaccount and root-ca-cert-publisher controllers fill every new namespace
+    await kubectl(cp, [
+      "wait",
+      "--for=create",
+      "--timeout=30s",
+      "-n",
+      "short-lived",
+      "configmap/kube-root-ca.crt",
+    ]);
+    await kubectl(cp, [
+      "wait",
+      "--for=create",
+      "--timeout=30s",
+      "-n",
+      "short-lived",
+      "serviceaccount/default",
+    ]);
+    await kubectl(cp, ["delete", "namespace", "short-lived", "--timeout=60s"]);
+    const gone = await kubectlRun(cp, ["get", "namespace", "short-lived"]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain('namespaces "short-lived" not found');
+  });
+
+  it("stops and starts kube-apiserver while etcd keeps the data", async () => {
+    cp = await startControlPlane({ dataDir });
+    await kubectl(cp, ["create", "namespace", "survives"]);
+    await cp.stopAPIServer();
+    const down = await kubectlRun(cp, ["get", "namespace", "survives", "--request-timeout=3s"]);
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain("connection refused");
+    await cp.startAPIServer();
+    expect((await kubectl(cp, ["get", "namespace", "survives", "-o", "name"])).trim()).toBe(
+      "namespace/survives",
+    );
+  });
+
+  it("fails with exit code 3 and says so when the API server port is in use", async () => {
+    const busy = net.createServer();
+    await new Promise<void>(resolve => busy.listen(0, "127.0.0.1", resolve));
+    const port = (busy.address() as net.AddressInfo).port;
+    try {
+      const started = startControlPlane({ dataDir, port });
+      await expect(started).rejects.toBeInstanceOf(ControlPlaneError);
+      await expect(started).rejects.toMatchObject({
+        exitCode: 3,
+        message: expect.stringContaining(`kube-apiserver port 127.0.0.1:${port} is in use`),
+      });
+    } finally {
+      busy.close();
+    }
+  });
+});

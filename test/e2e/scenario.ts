@@ -1,0 +1,97 @@
+// What the e2e files share: one control plane + watcher per scenario, and the capability's
+// expected keys written out literally, so a change to the capability fails the tests.
+import { ControlPlane, startControlPlane } from "../harness/controlplane";
+import { MODULE_NAMESPACE, AuditEvent, storePatches } from "../harness/kube";
+import { LogRecord, ModuleOptions, ModuleProcess, startModule } from "../harness/module";
+
+export const CAPABILITY = "hello-pepr-store-resources";
+export const PLACEHOLDER = { __pepr_do_not_delete__: "k-thx-bye" };
+/** The CR data after `observe` is created: Pepr 1.1.4 prefixes keys with `<capability>-v2-`. */
+export const EXPECTED_DATA = {
+  ...PLACEHOLDER,
+  "hello-pepr-store-resources-v2-a": "1",
+  "hello-pepr-store-resources-v2-b": "2",
+  "hello-pepr-store-resources-v2-c": "3",
+  "hello-pepr-store-resources-v2-https://observed": "yay",
+};
+/** The JSON patch operations Pepr sends for them, in order (`/` escaped as `~1` in the path). */
+export const EXPECTED_OPS = [
+  { op: "add", path: "/data/hello-pepr-store-resources-v2-a", value: "1" },
+  { op: "add", path: "/data/hello-pepr-store-resources-v2-b", value: "2" },
+  { op: "add", path: "/data/hello-pepr-store-resources-v2-c", value: "3" },
+  { op: "add", path: "/data/hello-pepr-store-resources-v2-https:~1~1observed", value: "yay" },
+];
+/** Every Pepr store PATCH ends by stamping the flush time (storeCache.ts updateCacheID). */
+export const CACHE_ID_OP = {
+  op: "replace",
+  path: "/metadata/labels/pepr.dev-cacheID",
+  value: expect.stringMatching(/^\d{13}$/),
+};
+/** Deadline for "observed": 4 s flush + 1 s watch debounce, with room for a slow machine. */
+export const OBSERVED_TIMEOUT_MS = 30_000;
+
+export { MODULE_NAMESPACE };
+
+export interface Scenario {
+  cp: ControlPlane;
+  mod: ModuleProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts a control plane and the watcher; `stop()` stops both and reports every error. */
+export async function startScenario(options: ModuleOptions = {}): Promise<Scenario> {
+  const cp = await startControlPlane();
+  let mod: ModuleProcess;
+  try {
+    mod = await startModule(cp, options);
+  } catch (err) {
+    await cp.stop();
+    throw err;
+  }
+  return {
+    cp,
+    mod,
+    stop: async () => {
+      const results = await Promise.allSettled([mod.stop()]);
+      results.push(...(await Promise.allSettled([cp.stop()])));
+      const errors = results.filter(r => r.status === "rejected").map(r => r.reason);
+      if (errors.length > 0) throw new AggregateError(errors, "stopping the scenario failed");
+    },
+  };
+}
+
+/** The `observed` log records so far. */
+export function observedRecords(mod: ModuleProcess): LogRecord[] {
+  return mod.logs.filter(r => r.msg === "observed");
+}
+
+/** Waits for the watcher to log that it received a watch event for a ConfigMap. */
+export function waitForWatchEvent(
+  mod: ModuleProcess,
+  phase: "ADDED" | "MODIFIED" | "DELETED",
+  namespace: string,
+  name: string,
+): Promise<LogRecord> {
+  return mod.waitForLog(
+    `watcher "Watch event ${phase} received" for ${namespace}/${name}`,
+    r => {
+      const meta = r.metadata as { name?: string; namespace?: string } | undefined;
+      return (
+        r.msg === `Watch event ${phase} received` &&
+        meta?.name === name &&
+        meta.namespace === namespace
+      );
+    },
+    OBSERVED_TIMEOUT_MS,
+  );
+}
+
+/** PATCHes to the store CR whose response completed at or after `sinceMs`. */
+export function patchesSince(cp: ControlPlane, sinceMs: number): AuditEvent[] {
+  return storePatches(cp).filter(e => Date.parse(e.stageTimestamp) >= sinceMs);
+}
+
+/** Writes a timing line to stderr: reported, never asserted. */
+export function report(what: string, ms: number): void {
+  process.stderr.write(`timing: ${what}: ${(ms / 1000).toFixed(2)}s\n`);
+}

@@ -1,0 +1,261 @@
+// The local control plane for tests, the demo and the benchmark, shaped like controller-runtime's
+// envtest: `const cp = await startControlPlane()` gives a kubeconfig; `await cp.stop()` undoes it.
+import { ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+
+import { repoRoot } from "./paths";
+import { seconds } from "./wait";
+
+/** `USE_EXISTING_CLUSTER=true`: use the current kubeconfig context instead of a local control plane. */
+export const ENV_USE_EXISTING_CLUSTER = "USE_EXISTING_CLUSTER";
+/** Overrides {@link DEFAULT_START_TIMEOUT_MS}. */
+export const ENV_START_TIMEOUT = "CONTROLPLANE_START_TIMEOUT_MS";
+/** Deadline for the control plane's ready line once the binary is built. */
+export const DEFAULT_START_TIMEOUT_MS = 180_000;
+/** Deadline for the control plane to exit after SIGTERM before it is killed. */
+export const STOP_TIMEOUT_MS = 30_000;
+
+/** Exit codes of `controlplane/build.sh` and `controlplane up`, with what they mean. */
+const EXIT_MEANINGS: Record<number, string> = {
+  3: "a port it needs is already in use",
+  4: "its data dir is used by another controlplane",
+  10: "no Go toolchain on PATH: install Go >= 1.26 (on these machines /usr/local/go/bin)",
+  11: "the Go toolchain is older than 1.26",
+};
+
+/** Thrown when the control plane cannot be built, started or reached. */
+export class ControlPlaneError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode?: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** The machine-readable line `controlplane up` prints when it serves. */
+export interface ReadyLine {
+  ready: true;
+  kubeconfig: string;
+  server: string;
+  control: string;
+  etcd: string;
+  dataDir: string;
+  auditLog: string;
+  log: string;
+  pid: number;
+  startSeconds: number;
+}
+
+export interface ControlPlane {
+  /** Path of an admin kubeconfig for this control plane. */
+  kubeconfig: string;
+  /** kubectl from the same Kubernetes release as the control plane. */
+  kubectl: string;
+  /** The API server URL. */
+  server: string;
+  /** The control plane's ready line; absent on an existing cluster. */
+  local?: ReadyLine;
+  /** Stops kube-apiserver, keeping etcd (local control plane only). */
+  stopAPIServer(): Promise<void>;
+  /** Starts kube-apiserver again and waits until it is ready (local control plane only). */
+  startAPIServer(): Promise<void>;
+  /** Stops everything it started; idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Keep data here (reused on the next start); default a fresh temporary dir removed by stop(). */
+  dataDir?: string;
+  /** kube-apiserver port; default the last one used in dataDir, or any free port. */
+  port?: number;
+  /** Print the control plane's progress on stderr (default: only when it fails). */
+  progress?: boolean;
+  /** Ready deadline in ms (default {@link DEFAULT_START_TIMEOUT_MS} or $CONTROLPLANE_START_TIMEOUT_MS). */
+  timeoutMs?: number;
+}
+
+/**
+ * Builds the control plane binary with controlplane/build.sh (reused when nothing changed).
+ *
+ * @param progress - pass the build's progress through to stderr
+ * @returns the path of the controlplane binary; kubectl is a symlink next to it
+ * @throws ControlPlaneError with the build's exit code and what it means
+ */
+export function buildControlPlane(progress = true): string {
+  const script = path.join(repoRoot(), "controlplane", "build.sh");
+  const result = spawnSync("bash", [script], {
+    stdio: ["ignore", "pipe", progress ? "inherit" : "pipe"],
+    encoding: "utf8",
+  });
+  if (result.status !== 0) {
+    const code = result.status ?? 1;
+    const meaning = EXIT_MEANINGS[code] ?? "see its output above";
+    throw new ControlPlaneError(
+      `controlplane/build.sh failed (exit ${code}): ${meaning}${progress ? "" : `\n${result.stderr}`}`,
+      code,
+    );
+  }
+  const lines = result.stdout.trim().split("\n");
+  return lines[lines.length - 1];
+}
+
+/**
+ * Starts a local control plane (etcd, kube-apiserver, controllers), or with
+ * USE_EXISTING_CLUSTER=true checks the current kubeconfig context and uses it.
+ *
+ * @returns a handle with the kubeconfig and an idempotent stop()
+ * @throws ControlPlaneError when it cannot start or the existing cluster is unreachable
+ */
+export async function startControlPlane(options: StartOptions = {}): Promise<ControlPlane> {
+  const binary = buildControlPlane(options.progress ?? false);
+  const kubectl = path.join(path.dirname(binary), "kubectl");
+  if (process.env[ENV_USE_EXISTING_CLUSTER] === "true") return useExistingCluster(kubectl);
+
+  const started = Date.now();
+  const tempDir = options.dataDir ? undefined : mkdtempSync(path.join(os.tmpdir(), "hpsr-cp-"));
+  const dataDir = options.dataDir ?? (tempDir as string);
+  const args = ["up", `--data-dir=${dataDir}`];
+  if (options.port) args.push(`--port=${options.port}`);
+  const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const stderr: string[] = [];
+  readline.createInterface({ input: child.stderr! }).on("line", line => {
+    stderr.push(line);
+    if (options.progress) process.stderr.write(`${line}\n`);
+  });
+  const exited = new Promise<number | null>(resolve => child.on("exit", code => resolve(code)));
+  const timeoutMs =
+    options.timeoutMs ?? Number(process.env[ENV_START_TIMEOUT] ?? DEFAULT_START_TIMEOUT_MS);
+
+  let ready: ReadyLine;
+  try {
+    ready = await readyLine(child, exited, timeoutMs, stderr);
+  } catch (err) {
+    await terminate(child, exited);
+    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+    throw err;
+  }
+  if (options.progress) {
+    process.stderr.write(`control plane ready in ${seconds(started)}s: ${ready.server}\n`);
+  }
+
+  let stopped: Promise<void> | undefined;
+  const control = async (verb: "start" | "stop"): Promise<void> => {
+    const res = await fetch(`${ready.control}/apiserver/${verb}`, { method: "POST" });
+    const body = (await res.json()) as { error?: string };
+    if (!res.ok) throw new ControlPlaneError(`kube-apiserver ${verb}: ${body.error ?? res.status}`);
+  };
+  return {
+    kubeconfig: ready.kubeconfig,
+    kubectl,
+    server: ready.server,
+    local: ready,
+    stopAPIServer: () => control("stop"),
+    startAPIServer: () => control("start"),
+    stop: () => {
+      stopped ??= (async () => {
+        const errors: unknown[] = [];
+        const code = await terminate(child, exited);
+        if (code !== 0)
+          errors.push(new ControlPlaneError(`controlplane exited with ${code}`, code ?? 1));
+        try {
+          if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+        } catch (err) {
+          errors.push(err);
+        }
+        if (errors.length === 1) throw errors[0];
+        if (errors.length > 1)
+          throw new AggregateError(errors, "stopping the control plane failed");
+      })();
+      return stopped;
+    },
+  };
+}
+
+/** Reads the child's stdout until the ready line, failing on exit or after the deadline. */
+function readyLine(
+  child: ChildProcess,
+  exited: Promise<number | null>,
+  timeoutMs: number,
+  stderr: string[],
+): Promise<ReadyLine> {
+  return new Promise<ReadyLine>((resolve, reject) => {
+    const timer = setTimeout(
+      () =>
+        reject(
+          new ControlPlaneError(
+            `timeout waiting for the control plane's ready line after ${timeoutMs}ms\n${stderr.join("\n")}`,
+          ),
+        ),
+      timeoutMs,
+    );
+    readline.createInterface({ input: child.stdout! }).on("line", line => {
+      try {
+        const parsed = JSON.parse(line) as ReadyLine;
+        if (parsed.ready) {
+          clearTimeout(timer);
+          resolve(parsed);
+        }
+      } catch {
+        // not the ready line
+      }
+    });
+    void exited.then(code => {
+      clearTimeout(timer);
+      const meaning = code !== null && EXIT_MEANINGS[code] ? `: ${EXIT_MEANINGS[code]}` : "";
+      reject(
+        new ControlPlaneError(
+          `the control plane exited with ${code} before it was ready${meaning}\n${stderr.join("\n")}`,
+          code ?? 1,
+        ),
+      );
+    });
+  });
+}
+
+/** SIGTERM, then SIGKILL after {@link STOP_TIMEOUT_MS}; resolves with the exit code. */
+async function terminate(
+  child: ChildProcess,
+  exited: Promise<number | null>,
+): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
+  const code = await exited;
+  clearTimeout(timer);
+  return code;
+}
+
+/** Checks that the current kubeconfig context answers, and wraps it as a ControlPlane. */
+function useExistingCluster(kubectl: string): ControlPlane {
+  const kubeconfig = process.env.KUBECONFIG ?? path.join(os.homedir(), ".kube", "config");
+  const probe = spawnSync(kubectl, ["version", "-o", "json", "--request-timeout=10s"], {
+    encoding: "utf8",
+    env: { ...process.env, KUBECONFIG: kubeconfig },
+  });
+  if (probe.status !== 0) {
+    throw new ControlPlaneError(
+      `${ENV_USE_EXISTING_CLUSTER}=true but the cluster of ${kubeconfig} is unreachable: ${probe.stderr.trim()}`,
+      probe.status ?? 1,
+    );
+  }
+  const server = spawnSync(
+    kubectl,
+    ["config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"],
+    { encoding: "utf8", env: { ...process.env, KUBECONFIG: kubeconfig } },
+  ).stdout;
+  const unsupported = (): Promise<void> =>
+    Promise.reject(new ControlPlaneError("only a local control plane can stop its API server"));
+  return {
+    kubeconfig,
+    kubectl,
+    server,
+    stopAPIServer: unsupported,
+    startAPIServer: unsupported,
+    stop: () => Promise.resolve(),
+  };
+}

@@ -1,0 +1,325 @@
+// Runs the Pepr module's watcher as a local Node process against a control plane, as the
+// in-cluster watcher Deployment would (and as `pepr dev` does): PEPR_WATCH_MODE=true node
+// dist/pepr-<uuid>.js with a kubeconfig and a TLS pair for its /healthz server.
+import { ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, statSync, readdirSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+
+import type { ControlPlane } from "./controlplane";
+import { kubectl, STORE_NAMESPACE } from "./kube";
+import { buildOutputs, repoRoot } from "./paths";
+import { seconds, TimeoutError, waitFor } from "./wait";
+
+/** Log line that says the watcher's store is loaded and bindings are live (pepr src/lib/controller/index.ts). */
+export const STARTUP_COMPLETE = "Controller startup complete";
+/** Deadline for {@link STARTUP_COMPLETE}: Pepr waits up to 3 s of jitter before reading its store. */
+export const DEFAULT_MODULE_START_TIMEOUT_MS = 60_000;
+/** Port of the watcher's HTTPS server; fixed in Pepr, so one watcher per machine. */
+export const WATCHER_PORT = 3000;
+/** Deadline for the watcher to exit after SIGTERM before it is killed. */
+const STOP_TIMEOUT_MS = 10_000;
+
+/**
+ * The PeprStore CRD exactly as Pepr 1.1.4 applies it (src/lib/assets/store.ts `peprStoreCRD`,
+ * applied by `pepr deploy`, `pepr dev` and the in-cluster controller; it is not in the
+ * `pepr build` manifest).
+ */
+export const PEPR_STORE_CRD = {
+  apiVersion: "apiextensions.k8s.io/v1",
+  kind: "CustomResourceDefinition",
+  metadata: { name: "peprstores.pepr.dev" },
+  spec: {
+    group: "pepr.dev",
+    versions: [
+      {
+        name: "v1",
+        served: true,
+        storage: true,
+        schema: {
+          openAPIV3Schema: {
+            type: "object",
+            properties: { data: { type: "object", additionalProperties: { type: "string" } } },
+          },
+        },
+      },
+    ],
+    scope: "Namespaced",
+    names: { plural: "peprstores", singular: "peprstore", kind: "PeprStore" },
+  },
+};
+
+/** One pino log record of the watcher. */
+export interface LogRecord {
+  level: number;
+  time: number;
+  msg: string;
+  [field: string]: unknown;
+}
+
+export interface ModuleProcess {
+  pid: number;
+  /** Every JSON log record so far, parsed, in order. */
+  logs: LogRecord[];
+  /** Lines of stdout/stderr that are not JSON (stack traces, Node warnings). */
+  otherOutput: string[];
+  /** Resolves with the record `match` accepts (already logged or future), or rejects at the deadline. */
+  waitForLog(
+    what: string,
+    match: (r: LogRecord) => boolean,
+    timeoutMs?: number,
+  ): Promise<LogRecord>;
+  /** Resolves with the exit code (or signal name) when the process exits. */
+  exited: Promise<number | string>;
+  /** Sends a signal without waiting. */
+  kill(signal: NodeJS.Signals): void;
+  /** SIGTERM, SIGKILL after a deadline; idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Builds the module with `npx pepr build` unless dist/ is newer than every source.
+ *
+ * @returns the paths of the bundle and the deploy manifest
+ */
+export function buildModule(progress = false): { bundle: string; manifest: string } {
+  const root = repoRoot();
+  const out = buildOutputs(root);
+  const sources = [
+    path.join(root, "pepr.ts"),
+    path.join(root, "package.json"),
+    ...readdirSync(path.join(root, "capabilities")).map(f => path.join(root, "capabilities", f)),
+  ];
+  const newest = Math.max(...sources.map(f => statSync(f).mtimeMs));
+  if (
+    existsSync(out.bundle) &&
+    existsSync(out.manifest) &&
+    statSync(out.manifest).mtimeMs > newest
+  ) {
+    return out;
+  }
+  const started = Date.now();
+  if (progress) process.stderr.write("building the module: npx pepr build ...\n");
+  const result = spawnSync("npx", ["pepr", "build"], { cwd: root, encoding: "utf8" });
+  if (result.status !== 0) {
+    throw new Error(
+      `npx pepr build failed (exit ${result.status}):\n${result.stdout}\n${result.stderr}`,
+    );
+  }
+  if (progress) process.stderr.write(`module built in ${seconds(started)}s\n`);
+  return out;
+}
+
+/** Creates the pepr-system namespace and the PeprStore CRD, and waits until the CRD is served. */
+export async function prepareCluster(cp: ControlPlane): Promise<void> {
+  const ns = { apiVersion: "v1", kind: "Namespace", metadata: { name: STORE_NAMESPACE } };
+  await kubectl(cp, ["apply", "-f", "-"], { input: JSON.stringify(ns) });
+  await kubectl(cp, ["apply", "--server-side", "--force-conflicts", "-f", "-"], {
+    input: JSON.stringify(PEPR_STORE_CRD),
+  });
+  await kubectl(cp, [
+    "wait",
+    "--for=condition=Established",
+    "--timeout=60s",
+    "crd/peprstores.pepr.dev",
+  ]);
+}
+
+/** Makes a self-signed TLS pair for the watcher's /healthz server (openssl). */
+export function makeTLSPair(dir: string): { key: string; cert: string } {
+  const key = path.join(dir, "tls.key");
+  const cert = path.join(dir, "tls.crt");
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "2",
+      "-subj",
+      "/CN=localhost",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+    ],
+    { stdio: "ignore" },
+  );
+  return { key, cert };
+}
+
+/** Fails with a clear message when something already listens on the watcher's fixed port. */
+export async function assertWatcherPortFree(): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", err =>
+      reject(
+        new Error(
+          `port ${WATCHER_PORT} is in use (another Pepr watcher or pepr dev?); Pepr's watcher needs it`,
+          { cause: err },
+        ),
+      ),
+    );
+    server.listen(WATCHER_PORT, () => server.close(() => resolve()));
+  });
+}
+
+export interface ModuleOptions {
+  /** kubeconfig for the watcher (default the control plane's admin kubeconfig). */
+  kubeconfig?: string;
+  /** Extra environment (e.g. LOG_LEVEL). */
+  env?: Record<string, string>;
+  /** Skip `prepareCluster` (the namespace and CRD must then exist, or be missing on purpose). */
+  skipPrepare?: boolean;
+  /** Wait for {@link STARTUP_COMPLETE} (default true). */
+  waitReady?: boolean;
+  timeoutMs?: number;
+  /** Echo the watcher's log lines on stderr. */
+  echo?: boolean;
+}
+
+/**
+ * Builds the module if needed, prepares the cluster and starts the watcher.
+ *
+ * @returns the running watcher, after it logged {@link STARTUP_COMPLETE}
+ * @throws when the build fails, the port is busy, or startup does not complete in time
+ */
+export async function startModule(
+  cp: ControlPlane,
+  options: ModuleOptions = {},
+): Promise<ModuleProcess> {
+  const { bundle } = buildModule();
+  if (!options.skipPrepare) await prepareCluster(cp);
+  await assertWatcherPortFree();
+  const tlsDir = mkdtempSync(path.join(os.tmpdir(), "hpsr-tls-"));
+  const tls = makeTLSPair(tlsDir);
+  const child = spawn(process.execPath, [bundle], {
+    cwd: repoRoot(),
+    stdio: ["ignore", "pipe", "pipe"],
+    env: {
+      ...process.env,
+      KUBECONFIG: options.kubeconfig ?? cp.kubeconfig,
+      PEPR_WATCH_MODE: "true",
+      PEPR_PRETTY_LOG: "false",
+      LOG_LEVEL: "debug", // "Controller startup complete" is a debug record
+      SSL_KEY_PATH: tls.key,
+      SSL_CERT_PATH: tls.cert,
+      ...options.env,
+    },
+  });
+  const proc = watchProcess(child, options.echo ?? false);
+  void proc.exited.finally(() => rmSync(tlsDir, { recursive: true, force: true }));
+  if (options.waitReady ?? true) {
+    try {
+      await proc.waitForLog(
+        `watcher "${STARTUP_COMPLETE}"`,
+        r => r.msg === STARTUP_COMPLETE,
+        options.timeoutMs ?? DEFAULT_MODULE_START_TIMEOUT_MS,
+      );
+    } catch (err) {
+      await proc.stop();
+      const tail = [
+        ...proc.logs.slice(-10).map(r => JSON.stringify(r)),
+        ...proc.otherOutput.slice(-10),
+      ];
+      throw new Error(`${(err as Error).message}\nlast output:\n${tail.join("\n")}`, {
+        cause: err,
+      });
+    }
+  }
+  return proc;
+}
+
+function watchProcess(child: ChildProcess, echo: boolean): ModuleProcess {
+  const logs: LogRecord[] = [];
+  const otherOutput: string[] = [];
+  const listeners = new Set<(r: LogRecord) => void>();
+  const onLine = (line: string): void => {
+    if (echo) process.stderr.write(`${line}\n`);
+    let record: LogRecord | undefined;
+    try {
+      const parsed = JSON.parse(line);
+      if (parsed && typeof parsed === "object" && typeof parsed.msg === "string") record = parsed;
+    } catch {
+      // not JSON
+    }
+    if (!record) {
+      otherOutput.push(line);
+      return;
+    }
+    logs.push(record);
+    for (const listener of listeners) listener(record);
+  };
+  readline.createInterface({ input: child.stdout! }).on("line", onLine);
+  readline.createInterface({ input: child.stderr! }).on("line", onLine);
+  const exited = new Promise<number | string>(resolve =>
+    child.on("exit", (code, signal) => resolve(code ?? signal ?? "unknown")),
+  );
+  let stopping: Promise<void> | undefined;
+
+  return {
+    pid: child.pid ?? -1,
+    logs,
+    otherOutput,
+    exited,
+    kill: signal => void child.kill(signal),
+    waitForLog(what, match, timeoutMs = DEFAULT_MODULE_START_TIMEOUT_MS) {
+      const seen = logs.find(match);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const done = (): void => {
+          listeners.delete(listener);
+          clearTimeout(timer);
+        };
+        const listener = (r: LogRecord): void => {
+          if (match(r)) {
+            done();
+            resolve(r);
+          }
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new TimeoutError(`timeout waiting for ${what} after ${timeoutMs}ms`));
+        }, timeoutMs);
+        listeners.add(listener);
+        void exited.then(code => {
+          if (!listeners.has(listener)) return;
+          done();
+          reject(new Error(`watcher exited (${code}) while waiting for ${what}`));
+        });
+      });
+    },
+    stop() {
+      stopping ??= (async () => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        child.kill("SIGTERM");
+        const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
+        await exited;
+        clearTimeout(timer);
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Waits until the watcher process has logged `msg` `count` times; returns those records. */
+export function waitForLogCount(
+  proc: ModuleProcess,
+  msg: string,
+  count: number,
+  timeoutMs?: number,
+): Promise<LogRecord[]> {
+  return waitFor(
+    `${count} watcher records "${msg}"`,
+    () => {
+      const found = proc.logs.filter(r => r.msg === msg);
+      return found.length >= count ? found : undefined;
+    },
+    timeoutMs,
+  );
+}
