@@ -153,20 +153,34 @@ export function makeTLSPair(dir: string): { key: string; cert: string } {
   return { key, cert };
 }
 
-/** Fails with a clear message when something already listens on the watcher's fixed port. */
+/** How long {@link assertWatcherPortFree} waits for the port; default 0 (fail at once). */
+export const ENV_WATCHER_PORT_WAIT = "WATCHER_PORT_WAIT_MS";
+
+/**
+ * Fails with a clear message when something listens on the watcher's fixed port, after waiting
+ * up to $WATCHER_PORT_WAIT_MS for it to be released (for runs that share a machine).
+ */
 export async function assertWatcherPortFree(): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", err =>
-      reject(
-        new Error(
-          `port ${WATCHER_PORT} is in use (another Pepr watcher or pepr dev?); Pepr's watcher needs it`,
-          { cause: err },
-        ),
-      ),
+  const tryListen = (): Promise<Error | undefined> =>
+    new Promise(resolve => {
+      const server = net.createServer();
+      server.once("error", err => resolve(err));
+      server.listen(WATCHER_PORT, () => server.close(() => resolve(undefined)));
+    });
+  const waitMs = Number(process.env[ENV_WATCHER_PORT_WAIT] ?? 0);
+  try {
+    await waitFor(
+      `port ${WATCHER_PORT} to be free`,
+      async () => ((await tryListen()) ? undefined : true),
+      waitMs,
+      1000,
     );
-    server.listen(WATCHER_PORT, () => server.close(() => resolve()));
-  });
+  } catch (err) {
+    throw new Error(
+      `port ${WATCHER_PORT} is in use (another Pepr watcher or pepr dev?); Pepr's watcher serves /healthz on it`,
+      { cause: err },
+    );
+  }
 }
 
 export interface ModuleOptions {
