@@ -196,14 +196,31 @@ func up(dataDir string, wantPort, controlPort int, kubeconfig string, withContro
 
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	s := <-sig
-	progress("%s: stopping (a second signal exits at once)", s)
+	select {
+	case s := <-sig:
+		progress("%s: stopping (a second signal exits at once)", s)
+	case <-parentGone(os.Getppid()):
+		progress("the process that started us is gone: stopping")
+	}
 	go func() {
 		<-sig
 		os.Exit(exitFailure)
 	}()
 	cancel()
 	return nil
+}
+
+// parentGone is closed when the parent process exits (we are re-parented), so a test run that
+// dies without stopping us does not leave a control plane behind.
+func parentGone(ppid int) <-chan struct{} {
+	gone := make(chan struct{})
+	go func() {
+		for os.Getppid() == ppid {
+			time.Sleep(time.Second)
+		}
+		close(gone)
+	}()
+	return gone
 }
 
 // apiserver runs kube-apiserver in this process and can stop and start it again while etcd

@@ -121,7 +121,9 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
   const dataDir = options.dataDir ?? (tempDir as string);
   const args = ["up", `--data-dir=${dataDir}`];
   if (options.port) args.push(`--port=${options.port}`);
-  const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
+  // Its own process group: a Ctrl-C in the terminal reaches only us, and stop() shuts it down in
+  // order. If we die without stop(), it notices that its parent is gone and stops itself.
+  const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
   const stderr: string[] = [];
   readline.createInterface({ input: child.stderr! }).on("line", line => {
     stderr.push(line);

@@ -1,0 +1,173 @@
+// `npm start`, the README's main command, run as a user runs it: in its own process group, stopped
+// with SIGINT (Ctrl-C), and with the failures a user can hit.
+import { ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { parse } from "yaml";
+
+import { repoRoot } from "../harness/paths";
+import { waitFor } from "../harness/wait";
+import { EXPECTED_DATA } from "./scenario";
+
+interface Run {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+  /** Resolves when every process holding the output pipes has closed them. */
+  drained: Promise<void>;
+}
+
+/** Starts `npm start` in its own process group, as a terminal would. */
+function npmStart(env: Record<string, string> = {}): Run {
+  const child = spawn("npm", ["start", "--silent"], {
+    cwd: repoRoot(),
+    detached: true,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout?.on("data", d => (out += d));
+  child.stderr?.on("data", d => (err += d));
+  const exited = new Promise<number | null>(resolve => child.on("exit", code => resolve(code)));
+  const drained = new Promise<void>(resolve => child.on("close", () => resolve()));
+  return { child, stdout: () => out, stderr: () => err, exited, drained };
+}
+
+/** Ctrl-C: SIGINT to the whole process group. */
+function ctrlC(run: Run): void {
+  if (run.child.pid) process.kill(-run.child.pid, "SIGINT");
+}
+
+/** Whether any process of the run's process group is still alive. */
+function groupAlive(run: Run): boolean {
+  try {
+    if (run.child.pid) process.kill(-run.child.pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const portFree = (port: number): Promise<boolean> =>
+  new Promise(resolve => {
+    const s = net.createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, () => s.close(() => resolve(true)));
+  });
+
+describe("npm start", () => {
+  let run: Run | undefined;
+
+  afterEach(async () => {
+    if (run && groupAlive(run) && run.child.pid) {
+      process.kill(-run.child.pid, "SIGKILL");
+      await run.exited;
+    }
+    run = undefined;
+  });
+
+  const local = process.env.USE_EXISTING_CLUSTER !== "true";
+  (local ? it : it.skip)(
+    "runs the module on the local control plane, prints observed and the PeprStore, stops on Ctrl-C",
+    async () => {
+      run = npmStart({ WATCHER_PORT_WAIT_MS: process.env.WATCHER_PORT_WAIT_MS ?? "0" });
+      const r = run;
+      await waitFor(
+        "npm start to say the module keeps running",
+        () => (r.stderr().includes("Press Ctrl-C") ? true : undefined),
+        240_000,
+      );
+      const [first, ...rest] = r.stdout().split("\n");
+      expect(JSON.parse(first)).toMatchObject({ level: 30, msg: "observed" });
+      const store = parse(rest.join("\n"));
+      expect(store.kind).toBe("PeprStore");
+      expect(store.metadata.name).toBe("pepr-hello-pepr-store-resources-store");
+      expect(store.data).toEqual(EXPECTED_DATA);
+      const steps = r.stderr().match(/^\[\d\/6\] /gm) ?? [];
+      expect(steps).toEqual(["[1/6] ", "[2/6] ", "[3/6] ", "[4/6] ", "[5/6] ", "[6/6] "]);
+      expect(r.stderr().match(/^ {6}done in \d+\.\ds/gm)).toHaveLength(6);
+
+      // npm itself dies of the SIGINT at once, as in a terminal; the demo then stops the watcher
+      // and the control plane and exits 0. Wait until no process of the group is left.
+      ctrlC(r);
+      await r.exited;
+      await waitFor(
+        "every process of npm start to exit",
+        () => (groupAlive(r) ? undefined : true),
+        60_000,
+      );
+      expect(r.stderr()).toMatch(
+        /SIGINT: stopping\.\.\.\n[\s\S]*stopped everything this run started\n$/,
+      );
+      expect(await portFree(3000)).toBe(true);
+    },
+  );
+
+  it("exits 10 with the reason when Go is missing", async () => {
+    run = npmStart({ PATH: "/usr/bin:/bin", USE_EXISTING_CLUSTER: "false" });
+    expect(await run.exited).toBe(10);
+    expect(run.stderr()).toContain("error: no Go toolchain on PATH");
+  });
+
+  it("exits non-zero and names the cluster when USE_EXISTING_CLUSTER points nowhere", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "hpsr-kc-"));
+    const kubeconfig = path.join(dir, "kubeconfig");
+    writeFileSync(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [
+          {
+            name: "gone",
+            cluster: { server: "https://127.0.0.1:1", "insecure-skip-tls-verify": true },
+          },
+        ],
+        users: [{ name: "u", user: { token: "x" } }],
+        contexts: [{ name: "gone", context: { cluster: "gone", user: "u" } }],
+        "current-context": "gone",
+      }),
+    );
+    try {
+      run = npmStart({ USE_EXISTING_CLUSTER: "true", KUBECONFIG: kubeconfig });
+      expect(await run.exited).toBe(1);
+      expect(run.stderr()).toContain(
+        `USE_EXISTING_CLUSTER=true but the cluster of ${kubeconfig} is unreachable`,
+      );
+      expect(run.stderr()).toContain("127.0.0.1:1");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  (local ? it : it.skip)(
+    "exits 1 and says which port when the watcher's port 3000 is taken",
+    async () => {
+      const busy = net.createServer();
+      await new Promise<void>((resolve, reject) => {
+        busy.once("error", reject);
+        busy.listen(3000, resolve);
+      });
+      try {
+        run = npmStart({ WATCHER_PORT_WAIT_MS: "0" });
+        expect(await run.exited).toBe(1);
+        expect(run.stderr()).toContain("error: port 3000 is in use");
+      } finally {
+        busy.close();
+      }
+    },
+  );
+
+  it("leaves the build script usable: controlplane/build.sh exits 10 without Go", () => {
+    const result = spawnSync("bash", [path.join(repoRoot(), "controlplane", "build.sh")], {
+      env: { ...process.env, PATH: "/usr/bin:/bin" },
+      encoding: "utf8",
+    });
+    expect(result.status).toBe(10);
+    expect(result.stdout).toBe("");
+  });
+});
