@@ -1,0 +1,405 @@
+// bench/REPORT.md from the results of one run: every number in it comes from `Results`.
+import type { BreakdownKey, Results, ScaleStep } from "./results";
+import type { Summary } from "./stats";
+
+const s3 = (ms: number | undefined): string => (ms === undefined ? "–" : (ms / 1000).toFixed(3));
+const ms1 = (ms: number | undefined): string => (ms === undefined ? "–" : ms.toFixed(1));
+const mib = (b: number | undefined): string =>
+  b === undefined ? "–" : `${(b / 2 ** 20).toFixed(1)} MiB`;
+const bytes = (b: number | undefined): string =>
+  b === undefined ? "–" : `${b.toLocaleString("en-US")} B (${(b / 2 ** 20).toFixed(2)} MiB)`;
+const int = (n: number): string => n.toLocaleString("en-US");
+
+function row(cells: (string | number)[]): string {
+  return `| ${cells.map(c => String(c).replace(/\|/g, "\\|")).join(" | ")} |`;
+}
+
+function table(head: string[], rows: (string | number)[][]): string {
+  return [row(head), row(head.map(() => "---")), ...rows.map(row)].join("\n");
+}
+
+/** Short descriptions of the per-run durations, in the order they happen. */
+const STEPS: { key: BreakdownKey; label: string }[] = [
+  { key: "toCallback", label: "create received → watcher receives ADDED (callback runs)" },
+  { key: "waitFlush", label: "ADDED → Pepr's flush interval fires (writes wait in the cache)" },
+  { key: "flushToPatch", label: "flush fires → API server receives the PATCH" },
+  { key: "deliveryPepr", label: "PATCH received → watcher receives the CR (its watch)" },
+  { key: "debounce", label: 'watcher receives the CR → "observed" (receive debounce)' },
+];
+
+function summaryRow(label: string, s: Summary | undefined, boundMs?: number): string[] {
+  if (!s) return [label, "–", "–", "–", "–", "–", "–"];
+  const cells = [label, s3(s.median), s3(s.p95), s3(s.max), s3(s.min), s3(s.mean), String(s.n)];
+  if (boundMs !== undefined) cells.push((s.p95 / boundMs).toFixed(3));
+  return cells;
+}
+
+function firstLine(s: string): string {
+  return s.split("\n")[0];
+}
+
+export function renderReport(r: Results): string {
+  const L = r.latency;
+  const obs = L.summary.observed;
+  const per = L.summary.persisted;
+  const bound = r.designBoundMs;
+  const flush = r.pepr.flushIntervalMs;
+  const debounce = r.pepr.receiveDebounceMs;
+  const out: string[] = [];
+  const p = (...lines: string[]): void => {
+    out.push(...lines, "");
+  };
+
+  p(
+    "# Benchmark: Pepr Store persistence on the local control plane",
+    `Written by \`${r.command}\` (\`bench/run.ts\`) on ${r.date}. Every figure on this page comes ` +
+      "from that one run on the machine below; the raw numbers are in " +
+      "[`results.json`](results.json).",
+  );
+
+  p("## Headline");
+  p(
+    table(
+      ["figure", "value"],
+      [
+        ["ConfigMap `observe` created → `observed` logged, median", `${s3(obs?.median)} s`],
+        ["… p95 / max", `${s3(obs?.p95)} s / ${s3(obs?.max)} s`],
+        [
+          `p95 / design bound (${flush / 1000} s flush + ${debounce / 1000} s debounce = ${bound / 1000} s)`,
+          `${L.ratio.p95}`,
+        ],
+        [
+          "created → the four keys visible in the CR (watch), median / p95 / max",
+          `${s3(per?.median)} s / ${s3(per?.p95)} s / ${s3(per?.max)} s`,
+        ],
+        [
+          "PATCHes to the PeprStore per event (goal 1)",
+          `${L.patchesPerEvent.mean} (min ${L.patchesPerEvent.min}, max ${L.patchesPerEvent.max}, ${L.runs.length} events)`,
+        ],
+        [
+          "GET/LIST/WATCH calls of the watcher during start-up",
+          `${r.watcher.startupGetListWatch} (of ${r.watcher.startupAllCalls} calls)`,
+        ],
+        [
+          "watcher peak RSS / CPU time, whole run",
+          `${mib(r.watcher.end.peakRssBytes)} / ${r.watcher.end.cpuSeconds.toFixed(2)} s`,
+        ],
+        [
+          "control plane start (ready line / wall time of `startControlPlane`)",
+          `${r.controlPlane.readyLineStartSeconds ?? "–"} s / ${r.controlPlane.startWallSeconds} s`,
+        ],
+        [
+          "largest store that persists",
+          r.limit
+            ? `${int(r.limit.maxKeys)} prefill keys, ${bytes(r.limit.maxObjectBytes)}`
+            : "not reached",
+        ],
+      ],
+    ),
+  );
+  p(
+    "The summary line the benchmark prints last (`median_s p95_s ratio_to_bound patches_per_event`, " +
+      "latency = created → `observed`, ratio = p95 / design bound):",
+    "```text",
+    `${r.summary.median_s} ${r.summary.p95_s} ${r.summary.ratio_to_bound} ${r.summary.patches_per_event}`,
+    "```",
+  );
+
+  p("## Machine and run");
+  const m = r.machine;
+  p(
+    table(
+      ["", ""],
+      [
+        ["CPU", `${m.cpuModel} (/proc/cpuinfo), ${m.cores} cores`],
+        ["RAM", `${m.ramGiB} GiB`],
+        ["OS", m.kernel],
+        ["Node", m.node],
+        ["Go (control plane build)", m.go],
+        ["kube-apiserver / kubectl", m.kubernetes],
+        ["etcd (embedded)", m.etcd],
+        [
+          "Pepr",
+          `${r.pepr.version} (flush every ${flush} ms, receive debounce ${debounce} ms, setItemAndWait limit ${r.pepr.maxWaitMs} ms, read from its sources)`,
+        ],
+        ["command", `\`${r.command}\``],
+        ["date", r.date],
+        [
+          "settings",
+          `${r.config.runs} latency runs; prefill sizes ${r.config.scale.join(", ")}; ${r.config.scaleRuns} events per size; ${r.config.prefillChunk} keys per prefill PATCH`,
+        ],
+        ["total wall time", `${r.wallSeconds} s`],
+        [
+          "1-minute load average",
+          `start ${r.load.start}, mean ${r.load.mean}, max ${r.load.max}, end ${r.load.end} (${r.load.samples} samples, every 5 s)`,
+        ],
+      ],
+    ),
+  );
+
+  p("## Event to persisted");
+  p(
+    `${L.runs.length} events (${L.failures} failed, ${L.notFresh} not a fresh write). Each: delete ` +
+      "`observe` if present, remove the capability's four keys with a JSON merge patch, wait until the " +
+      "watcher's in-memory store has the reset, wait for the aimed phase of the flush interval, create " +
+      "`observe`. Times count from the moment the API server received the create (audit log).",
+  );
+  p(
+    table(
+      ["created →", "median s", "p95 s", "max s", "min s", "mean s", "n", "p95 / bound"],
+      [
+        summaryRow("four keys visible in the CR (benchmark's watch)", per, bound),
+        summaryRow("`observed` logged by the capability", obs, bound),
+      ],
+    ),
+  );
+  p(
+    `Ratios to the ${bound / 1000} s design bound for created → \`observed\`: median ${L.ratio.median}, p95 ${L.ratio.p95}, max ${L.ratio.max}.`,
+  );
+  p("Where the time goes, step by step (the means add up to the mean of created → `observed`):");
+  p(
+    table(
+      ["step", "median ms", "p95 ms", "max ms", "mean ms"],
+      [
+        ...STEPS.map(s => {
+          const v = L.summary[s.key];
+          return [s.label, ms1(v?.median), ms1(v?.p95), ms1(v?.max), ms1(v?.mean)];
+        }),
+        [
+          "(the PATCH itself, received → completed at the API server)",
+          ms1(L.summary.patchServer?.median),
+          ms1(L.summary.patchServer?.p95),
+          ms1(L.summary.patchServer?.max),
+          ms1(L.summary.patchServer?.mean),
+        ],
+        [
+          "(PATCH received → the benchmark's watch receives the CR)",
+          ms1(L.summary.deliveryBench?.median),
+          ms1(L.summary.deliveryBench?.p95),
+          ms1(L.summary.deliveryBench?.max),
+          ms1(L.summary.deliveryBench?.mean),
+        ],
+      ],
+    ),
+  );
+  p("![Latency histogram and CDF](latency.svg)");
+  p(...interpretation(r));
+
+  p("## API calls");
+  const counts = Object.entries(L.patchesPerEvent.counts)
+    .map(([n, c]) => `${c} event${c === 1 ? "" : "s"} with ${n} PATCH${n === "1" ? "" : "es"}`)
+    .join(", ");
+  p(
+    `PATCHes by the watcher (user agent \`kubernetes-fluent-client\`) to \`${"pepr-hello-pepr-store-resources-store"}\`, ` +
+      `from each create up to the next create (the last run: one flush interval more), from the audit log: ${counts}. ` +
+      "The benchmark's own resets are kubectl PATCHes and are not counted.",
+  );
+  p(
+    "Calls the watcher made during start-up (from spawning it until it watches both stores), one per audit ID:",
+  );
+  p(
+    table(
+      ["verb", "path (field selector)", "calls", "status"],
+      r.watcher.startupCalls.map(c => [c.verb, `\`${c.path}\``, c.count, c.codes.join(", ")]),
+    ),
+  );
+  p(
+    `GET/LIST/WATCH: ${r.watcher.startupGetListWatch}; all calls: ${r.watcher.startupAllCalls}. ` +
+      `The watcher took ${r.watcher.startWallSeconds} s from spawn to "Controller startup complete" ` +
+      "(Pepr waits a random 0–3 s before it reads its store).",
+  );
+
+  p("## Cost");
+  const w = r.watcher;
+  p(
+    table(
+      ["", "watcher peak RSS (VmHWM)", "watcher RSS", "watcher CPU s (utime+stime)"],
+      [
+        [
+          "after start-up",
+          mib(w.afterStartup.peakRssBytes),
+          mib(w.afterStartup.rssBytes),
+          w.afterStartup.cpuSeconds.toFixed(2),
+        ],
+        [
+          `after the ${L.runs.length} latency events`,
+          mib(w.afterLatency.peakRssBytes),
+          mib(w.afterLatency.rssBytes),
+          w.afterLatency.cpuSeconds.toFixed(2),
+        ],
+        [
+          "end (after the scale and limit phases)",
+          mib(w.end.peakRssBytes),
+          mib(w.end.rssBytes),
+          w.end.cpuSeconds.toFixed(2),
+        ],
+      ],
+    ),
+  );
+  p(
+    `CPU time of the latency phase alone: ${(w.afterLatency.cpuSeconds - w.afterStartup.cpuSeconds).toFixed(2)} s ` +
+      `for ${L.runs.length} events. ` +
+      `Control plane (etcd + kube-apiserver + controllers in one process): peak RSS ${mib(r.controlPlane.peakRssBytes)}, ` +
+      `CPU ${r.controlPlane.cpuSeconds ?? "–"} s over the run; start ${r.controlPlane.readyLineStartSeconds ?? "–"} s by its ready line ` +
+      `(\`startSeconds\`), ${r.controlPlane.startWallSeconds} s wall time for \`startControlPlane()\` ` +
+      `(the build check before it: ${r.controlPlane.buildCheckSeconds} s). ` +
+      "The watcher runs at `LOG_LEVEL=debug` (the harness needs its debug records), and at that level " +
+      "Pepr logs the whole CR on every store update: part of its CPU and memory at large stores is that logging.",
+  );
+
+  p("## Scale");
+  p(
+    `Each size: the store's \`data\` is reset to the placeholder, then filled from outside with ` +
+      `${r.prefill.keyBytes}-byte keys and ${r.prefill.valueBytes}-byte values under the capability's prefix ` +
+      `(\`hello-pepr-store-resources-v2-<key>\`, ${r.prefill.storedKeyBytes} bytes), at most ${r.config.prefillChunk} keys per ` +
+      `JSON merge patch; then ${r.config.scaleRuns} events as above. Times are medians over those events.`,
+  );
+  p(
+    table(
+      [
+        "keys",
+        "CR size",
+        "prefill",
+        "created → CR",
+        "created → observed",
+        "PATCH at API server ms",
+        "PATCH → bench watch ms",
+        "PATCH → watcher ms",
+        "watcher RSS / peak",
+      ],
+      r.scale.map(s => scaleRow(s)),
+    ),
+  );
+  p("![CR size and times against the key count](scale.svg)");
+
+  if (r.limit) {
+    const lim = r.limit;
+    p("## The limit");
+    p(
+      `The store took at most **${int(lim.maxKeys)} prefill keys** (${bytes(lim.maxObjectBytes)} as sent on the watch); ` +
+        `one key more was rejected (bisected in ${lim.steps.length} PATCHes). kubectl's error:`,
+      "```text",
+      firstLine(lim.prefillError),
+      "```",
+    );
+    const ev = lim.event;
+    p(
+      "Then `observe` was created on the full store. " +
+        (ev.ok
+          ? "The capability's `setItemAndWait` gave up after its limit and `observed` was not logged."
+          : `The event did not end as expected: ${ev.error}.`) +
+        ` The watcher's PATCHes over that event and two more flush intervals (${lim.patches.length}), from the audit log:`,
+    );
+    p(
+      table(
+        ["ms after create", "status", "JSON patch sent"],
+        lim.patches.map(x => [x.afterCreateMs.toFixed(0), x.code, `\`${x.body.slice(0, 400)}\``]),
+      ),
+    );
+    p("The watcher's error records (level 50) in the same window:");
+    p(
+      table(
+        ["ms after create", "msg", "record"],
+        lim.errors.map(e => [
+          ev.createdAt !== undefined ? (e.time - ev.createdAt).toFixed(0) : "–",
+          `\`${e.msg}\``,
+          `\`${e.detail.slice(0, 600)}\``,
+        ]),
+      ),
+    );
+    const rec = lim.recovery;
+    p(
+      "After resetting the store to the placeholder, `observe` was created once more: " +
+        (rec.ok
+          ? `the module recovered: \`observed\` after ${s3(rec.ms.observed)} s`
+          : `the module did not recover: ${rec.error}`) +
+        `; the watcher's PATCH status codes from that create on: ${rec.patchCodesAfter.join(", ") || "none"}.`,
+    );
+  }
+
+  p("## How it is measured");
+  p(
+    "- **Control plane and watcher**: `startControlPlane()` and `startModule()` from `test/harness/` " +
+      "(kube-apiserver and etcd in one local process, the built module as a local Node process at `LOG_LEVEL=debug`).",
+    "- **Reset**: before each event the capability's four keys are removed by a `kubectl patch --type=merge` " +
+      "that sets them to `null` (the placeholder and any prefill stay). Pepr's watch delivers the reset to the " +
+      "capability's Storage too; the benchmark waits until the watcher logged `Pepr Store update` for that " +
+      "resourceVersion and its receive debounce has passed.",
+    "- **Fresh write**: `setItemAndWait` resolves only in a store update that carries the key with the value, " +
+      "and only updates after the call count (storage.ts `subscribe`). After the reset, no update carries " +
+      "`https://observed` until the watcher's own PATCH lands, so every `observed` follows a real write. Each run " +
+      "checks it: the last CR state before the create lacked all four keys, and the CR with them arrived after the " +
+      "API server received the watcher's PATCH (`fresh` in results.json).",
+    "- **`observe`**: the binding reacts to CREATE only, so the benchmark deletes `observe` before each event and " +
+      "waits for the watcher's `Watch event DELETED received` record (logged, then filtered: no store write; the " +
+      "PATCH count confirms it).",
+    "- **Watch**: the benchmark holds its own WATCH on the PeprStore (HTTPS stream from the API server, one JSON " +
+      "event per line, client certificate from the control plane's kubeconfig); \"visible\" is when the event's last " +
+      "byte arrived. No polling.",
+    "- **Phases**: Pepr flushes on a fixed 4 s `setInterval`. Run i is started at a phase drawn uniformly from the " +
+      "i-th of n equal slices of the interval (order shuffled), measured from the last flush the watcher logged, so " +
+      "the runs cover the interval evenly like independently arriving events; without it every run would start at " +
+      "about the same phase.",
+    "- **Times**: the create's and PATCH's times come from the audit log (`stageTimestamp`, µs), the watcher's from " +
+      "its pino records (`time`, ms), the watch's from `Date.now()` in the benchmark: one machine, one clock.",
+    "- **Statistics**: median; p95 is nearest-rank (the smallest value with at least 95 % of the runs at or below it).",
+    "- **Cost**: `/proc/<pid>/status` VmHWM and `/proc/<pid>/stat` utime+stime of the watcher's Node process.",
+  );
+  p(
+    "Environment overrides: `BENCH_RUNS` (30), `BENCH_SCALE` (`10,100,1000,10000,50000`), `BENCH_SCALE_RUNS` (3), " +
+      "`BENCH_PREFILL_CHUNK` (2000), `BENCH_OUT` (`bench/`), and the harness's `WATCHER_PORT_WAIT_MS` to wait for port 3000.",
+  );
+  return out.join("\n");
+}
+
+function scaleRow(s: ScaleStep): string[] {
+  if (s.skipped) return [int(s.keys), "–", "–", "–", "–", "–", "–", "–", `not run: ${s.skipped}`];
+  if (s.rejected) {
+    return [
+      int(s.keys),
+      "–",
+      `rejected at ${int(s.rejected.attemptedKeys)} keys`,
+      "–",
+      "–",
+      "–",
+      "–",
+      "–",
+      `\`${firstLine(s.rejected.error)}\``,
+    ];
+  }
+  const v = (k: BreakdownKey): Summary | undefined => s.summary[k];
+  return [
+    int(s.storedKeys),
+    bytes(s.objectBytes),
+    `${s.prefillPatches} PATCHes, ${(s.prefillMs / 1000).toFixed(1)} s`,
+    `${s3(v("persisted")?.median)} s`,
+    `${s3(v("observed")?.median)} s`,
+    ms1(v("patchServer")?.median),
+    ms1(v("deliveryBench")?.median),
+    ms1(v("deliveryPepr")?.median),
+    s.watcher ? `${mib(s.watcher.rssBytes)} / ${mib(s.watcher.peakRssBytes)}` : "–",
+  ];
+}
+
+/** What dominates the latency, computed from the step means (which add up). */
+function interpretation(r: Results): string[] {
+  const S = r.latency.summary;
+  const total = S.observed?.mean;
+  const wait = S.waitFlush?.mean;
+  const deb = S.debounce?.mean;
+  if (total === undefined || wait === undefined || deb === undefined) return [];
+  const rest = total - wait - deb;
+  const pct = (x: number): string => `${((x / total) * 100).toFixed(0)} %`;
+  const flush = r.pepr.flushIntervalMs;
+  const dominant = wait >= deb ? "the wait for the flush interval" : "the receive debounce";
+  return [
+    "**What dominates.** " +
+      `Of the mean ${s3(total)} s from create to \`observed\`, ${s3(wait)} s (${pct(wait)}) is the wait for ` +
+      `Pepr's ${flush / 1000} s flush interval and ${s3(deb)} s (${pct(deb)}) the ${r.pepr.receiveDebounceMs / 1000} s receive ` +
+      `debounce; everything else (watch to the callback, the PATCH, the watch back) is ${rest.toFixed(0)} ms (${pct(rest)}). ` +
+      `So ${dominant} dominates. The flush wait is the part that varies: it ranged from ` +
+      `${s3(S.waitFlush?.min)} s to ${s3(S.waitFlush?.max)} s (uniform over the interval, mean ${flush / 2000} s expected), ` +
+      "while the debounce is a constant second on every event. The write is in etcd when the PATCH completes, " +
+      `${s3(S.persisted?.median)} s (median) after the create; \`observed\` adds the watch round trip and the debounce.`,
+  ];
+}

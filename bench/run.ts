@@ -1,0 +1,583 @@
+// npm run bench: how long until a Pepr Store write is in the PeprStore CR, how many API calls it
+// costs, what the watcher costs, and how far one PeprStore scales, on the local control plane.
+// Writes bench/results.json, bench/REPORT.md, bench/latency.svg and bench/scale.svg, prints
+// progress on stderr and, last on stdout: `median_s p95_s ratio_to_bound patches_per_event`.
+//
+// Environment (defaults in brackets):
+//   BENCH_RUNS [30]                       events for the latency figures
+//   BENCH_SCALE [10,100,1000,10000,50000]  prefill sizes, keys
+//   BENCH_SCALE_RUNS [3]                  events per prefill size
+//   BENCH_PREFILL_CHUNK [2000]            keys per prefill PATCH
+//   BENCH_OUT [bench/]                    where the results, report and charts go
+//   WATCHER_PORT_WAIT_MS [0]              (harness) wait for port 3000 if another watcher runs
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import * as prettier from "prettier";
+
+import {
+  buildControlPlane,
+  ControlPlane,
+  ENV_USE_EXISTING_CLUSTER,
+  startControlPlane,
+} from "../test/harness/controlplane";
+import { ensureNamespace, MODULE_NAMESPACE } from "../test/harness/kube";
+import { buildModule, ModuleProcess, prepareCluster, startModule } from "../test/harness/module";
+import { moduleUUID, repoRoot, storeName } from "../test/harness/paths";
+import { seconds, sleep, waitFor } from "../test/harness/wait";
+import { AuditTail, watcherCalls, watcherPatches } from "./audit";
+import { latencyChart, scaleChart } from "./charts";
+import { peprTimings } from "./pepr";
+import { describeMachine, loadAverage, sampleProcess } from "./proc";
+import { renderReport } from "./report";
+import {
+  Bench,
+  CAPABILITY_DATA,
+  EventRun,
+  KEY_PREFIX,
+  PREFILL_KEY_BYTES,
+  PREFILL_VALUE_BYTES,
+  STEP_TIMEOUT_MS,
+} from "./scenario";
+import { round, summarize, Summary } from "./stats";
+import { BreakdownKey, durations, LimitResult, Results, ScaleStep } from "./results";
+import { StoreWatch } from "./storewatch";
+
+/** Environment overrides, each defined once. */
+export const ENV = {
+  runs: "BENCH_RUNS",
+  scale: "BENCH_SCALE",
+  scaleRuns: "BENCH_SCALE_RUNS",
+  chunk: "BENCH_PREFILL_CHUNK",
+  out: "BENCH_OUT",
+} as const;
+export const DEFAULT_RUNS = 30;
+export const DEFAULT_SCALE = [10, 100, 1000, 10_000, 50_000];
+export const DEFAULT_SCALE_RUNS = 3;
+export const DEFAULT_PREFILL_CHUNK = 2000;
+/** How often the 1-minute load average is sampled during the run. */
+const LOAD_SAMPLE_MS = 5000;
+/** Refuse to prefill beyond this many keys while looking for the limit. */
+const MAX_PREFILL_KEYS = 200_000;
+
+const T0 = Date.now();
+
+function progress(phase: string, msg: string): void {
+  process.stderr.write(`[${seconds(T0).padStart(6)}s] ${phase}: ${msg}\n`);
+}
+
+function intEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}=${raw}: expected a positive integer`);
+  return n;
+}
+
+function config() {
+  const scaleRaw = process.env[ENV.scale];
+  const scale = scaleRaw
+    ? scaleRaw.split(",").map(s => {
+        const n = Number(s.trim());
+        if (!Number.isInteger(n) || n < 1)
+          throw new Error(`${ENV.scale}=${scaleRaw}: bad size ${s}`);
+        return n;
+      })
+    : DEFAULT_SCALE;
+  return {
+    runs: intEnv(ENV.runs, DEFAULT_RUNS),
+    scale: [...scale].sort((a, b) => a - b),
+    scaleRuns: intEnv(ENV.scaleRuns, DEFAULT_SCALE_RUNS),
+    chunk: intEnv(ENV.chunk, DEFAULT_PREFILL_CHUNK),
+    out: path.resolve(process.env[ENV.out] ?? path.join(repoRoot(), "bench")),
+  };
+}
+
+/**
+ * Phases (ms after a flush tick) for `n` events: one uniformly random phase in each of `n` equal
+ * slices of the flush interval, in random order. Events then sample the interval evenly, as
+ * events arriving independently of Pepr's timer would; without it every run would start at the
+ * same phase (each run's steps take about the same time after the previous run's flush).
+ */
+export function stratifiedPhases(n: number, intervalMs: number): number[] {
+  const phases = Array.from({ length: n }, (_, i) => ((i + Math.random()) / n) * intervalMs);
+  for (let i = phases.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [phases[i], phases[j]] = [phases[j], phases[i]];
+  }
+  return phases;
+}
+
+/** Summaries of every duration over the successful runs. */
+function summarizeRuns(runs: EventRun[]): Partial<Record<BreakdownKey, Summary>> {
+  const ok = runs.filter(r => r.ok).map(durations);
+  const out: Partial<Record<BreakdownKey, Summary>> = {};
+  const keys = Object.keys(durations({ ok: true, fresh: true, spawnAt: 0, errors: [] }));
+  for (const key of keys as BreakdownKey[]) {
+    const s = summarize(ok.map(d => d[key]).filter((v): v is number => v !== undefined));
+    if (s) out[key] = roundSummary(s);
+  }
+  return out;
+}
+
+function roundSummary(s: Summary): Summary {
+  return {
+    n: s.n,
+    min: round(s.min),
+    median: round(s.median),
+    p95: round(s.p95),
+    max: round(s.max),
+    mean: round(s.mean),
+  };
+}
+
+/** Assigns each run the watcher's PATCHes from its create up to the next run's create. */
+function countPatches(audit: AuditTail, store: string, runs: EventRun[], endMs: number): void {
+  runs.forEach((run, i) => {
+    const to = runs[i + 1]?.spawnAt ?? endMs;
+    const patches = watcherPatches(audit, store, run.spawnAt, to);
+    run.patches = patches.length;
+    run.patchCodes = patches.map(p => p.responseStatus?.code ?? 0);
+  });
+}
+
+async function main(): Promise<void> {
+  const cfg = config();
+  const timings = peprTimings();
+  const store = storeName();
+  const bound = timings.flushIntervalMs + timings.receiveDebounceMs;
+  progress(
+    "setup",
+    `runs=${cfg.runs} scale=${cfg.scale.join(",")} scaleRuns=${cfg.scaleRuns} out=${cfg.out}`,
+  );
+  if (process.env[ENV_USE_EXISTING_CLUSTER] === "true") {
+    throw new Error(
+      `the benchmark needs the local control plane's audit log: unset ${ENV_USE_EXISTING_CLUSTER}`,
+    );
+  }
+  const loads: number[] = [loadAverage()];
+  const loadTimer = setInterval(() => loads.push(loadAverage()), LOAD_SAMPLE_MS);
+
+  let started = Date.now();
+  const binary = buildControlPlane(false);
+  const buildCheckSeconds = (Date.now() - started) / 1000;
+  const machine = describeMachine(binary);
+  buildModule(true);
+  progress(
+    "setup",
+    `${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}, load ${loads[0].toFixed(2)}`,
+  );
+
+  started = Date.now();
+  const cp: ControlPlane = await startControlPlane();
+  const cpWall = (Date.now() - started) / 1000;
+  progress(
+    "control plane",
+    `ready in ${cpWall.toFixed(1)}s (ready line: ${cp.local?.startSeconds}s)`,
+  );
+  let mod: ModuleProcess | undefined;
+  let watch: StoreWatch | undefined;
+  try {
+    if (!cp.local) throw new Error("no local control plane");
+    const audit = new AuditTail(cp.local.auditLog);
+    await prepareCluster(cp);
+    await ensureNamespace(cp, MODULE_NAMESPACE);
+    watch = new StoreWatch(cp.kubeconfig, store, CAPABILITY_DATA);
+    await watch.start();
+
+    // ---- watcher start-up
+    started = Date.now();
+    mod = await startModule(cp, { skipPrepare: true });
+    const watcherStart = (Date.now() - started) / 1000;
+    // Start-up ends when the schedule store Pepr creates after "Controller startup complete"
+    // is watched too.
+    const schedule = `pepr-${moduleUUID()}-schedule`;
+    await waitFor(
+      `the watcher's WATCH on ${schedule} in the audit log`,
+      () => {
+        audit.poll();
+        return audit.events.find(
+          e =>
+            e.verb === "watch" &&
+            e.userAgent === "kubernetes-fluent-client" &&
+            e.requestURI.includes(schedule),
+        );
+      },
+      STEP_TIMEOUT_MS,
+    );
+    const startupEnd = Date.now();
+    const startupCalls = watcherCalls(audit, started, startupEnd);
+    const afterStartup = sampleProcess(mod.pid);
+    progress(
+      "watcher",
+      `started in ${watcherStart.toFixed(1)}s; ${startupCalls.reduce((a, c) => a + c.count, 0)} API calls during start-up`,
+    );
+
+    const bench = new Bench(cp, mod, watch, audit, timings, store);
+
+    // ---- event to persisted
+    const phases = stratifiedPhases(cfg.runs, timings.flushIntervalMs);
+    const latencyRuns: EventRun[] = [];
+    for (let i = 0; i < cfg.runs; i++) {
+      const run = await bench.runEvent(phases[i]);
+      latencyRuns.push(run);
+      const d = durations(run);
+      progress(
+        "latency",
+        `run ${i + 1}/${cfg.runs}: ${run.ok ? `persisted ${fmt(d.persisted)} observed ${fmt(d.observed)}${run.fresh ? "" : " (NOT FRESH)"}` : `FAILED: ${run.error}`}`,
+      );
+    }
+    // Late PATCHes of the last run would come at the next flush tick.
+    await sleep(timings.flushIntervalMs + 500);
+    countPatches(audit, store, latencyRuns, Date.now());
+    const afterLatency = sampleProcess(mod.pid);
+
+    // ---- scale
+    const steps: ScaleStep[] = [];
+    let limitStart: { lo: number; hi: number; error: string } | undefined;
+    let lastStored = 0;
+    for (const keys of cfg.scale) {
+      if (limitStart) {
+        steps.push(emptyStep(keys, `a PATCH was already rejected at ${limitStart.hi} keys`));
+        continue;
+      }
+      progress("scale", `prefilling ${keys} keys`);
+      await bench.deleteObserve();
+      let rv = await bench.resetAll();
+      const step = emptyStep(keys);
+      const fillStart = Date.now();
+      while (step.storedKeys < keys) {
+        const chunk = Math.min(cfg.chunk, keys - step.storedKeys);
+        const r = await bench.addKeys(step.storedKeys, chunk);
+        step.prefillPatches++;
+        if (!r.ok) {
+          step.rejected = { attemptedKeys: step.storedKeys + chunk, error: r.error };
+          limitStart = { lo: step.storedKeys, hi: step.storedKeys + chunk, error: r.error };
+          progress("scale", `PATCH to ${step.storedKeys + chunk} keys rejected: ${r.error}`);
+          break;
+        }
+        rv = r.rv;
+        step.storedKeys += chunk;
+      }
+      step.prefillMs = Date.now() - fillStart;
+      lastStored = step.storedKeys;
+      if (!step.rejected) {
+        await bench.settle(rv);
+        const scalePhases = stratifiedPhases(cfg.scaleRuns, timings.flushIntervalMs);
+        const runs: EventRun[] = [];
+        for (let i = 0; i < cfg.scaleRuns; i++) {
+          const run = await bench.runEvent(scalePhases[i]);
+          runs.push(run);
+          const d = durations(run);
+          progress(
+            "scale",
+            `${keys} keys, run ${i + 1}/${cfg.scaleRuns}: ${run.ok ? `CR ${run.objectBytes} B, PATCH ${fmt(d.patchServer)}, delivery ${fmt(d.deliveryBench)}, observed ${fmt(d.observed)}` : `FAILED: ${run.error}`}`,
+          );
+        }
+        await sleep(timings.flushIntervalMs + 500);
+        countPatches(audit, store, runs, Date.now());
+        step.runs = runs.map(r => ({ ...r, ms: durations(r) }));
+        step.summary = summarizeRuns(runs);
+        step.objectBytes = runs.find(r => r.objectBytes !== undefined)?.objectBytes;
+      }
+      step.watcher = sampleProcess(mod.pid);
+      steps.push(step);
+    }
+
+    // ---- the limit
+    const limit = await findLimit(bench, cfg.chunk, limitStart, lastStored);
+
+    const end = sampleProcess(mod.pid);
+    const cpSample = cp.local ? sampleProcess(cp.local.pid) : undefined;
+
+    // ---- results
+    const okRuns = latencyRuns.filter(r => r.ok);
+    const patchCounts = latencyRuns.map(r => r.patches ?? 0);
+    const counts: Record<string, number> = {};
+    for (const c of patchCounts) counts[String(c)] = (counts[String(c)] ?? 0) + 1;
+    const summary = summarizeRuns(latencyRuns);
+    const observed = summary.observed;
+    if (!observed) throw new Error("no successful run: nothing to report");
+    const loadAll = [...loads, loadAverage()];
+    const results: Results = {
+      date: new Date().toISOString(),
+      command: `npm run bench${envDescription()}`,
+      config: {
+        runs: cfg.runs,
+        scale: cfg.scale,
+        scaleRuns: cfg.scaleRuns,
+        prefillChunk: cfg.chunk,
+      },
+      machine,
+      pepr: timings,
+      designBoundMs: bound,
+      load: {
+        start: round(loads[0], 2),
+        end: round(loadAll[loadAll.length - 1], 2),
+        min: round(Math.min(...loadAll), 2),
+        max: round(Math.max(...loadAll), 2),
+        mean: round(loadAll.reduce((a, b) => a + b, 0) / loadAll.length, 2),
+        samples: loadAll.length,
+      },
+      wallSeconds: round((Date.now() - T0) / 1000, 1),
+      controlPlane: {
+        buildCheckSeconds: round(buildCheckSeconds, 2),
+        startWallSeconds: round(cpWall, 2),
+        readyLineStartSeconds: cp.local?.startSeconds,
+        peakRssBytes: cpSample?.peakRssBytes,
+        cpuSeconds: cpSample ? round(cpSample.cpuSeconds, 2) : undefined,
+      },
+      watcher: {
+        startWallSeconds: round(watcherStart, 2),
+        startupCalls,
+        startupGetListWatch: startupCalls
+          .filter(c => ["get", "list", "watch"].includes(c.verb))
+          .reduce((a, c) => a + c.count, 0),
+        startupAllCalls: startupCalls.reduce((a, c) => a + c.count, 0),
+        afterStartup,
+        afterLatency,
+        end,
+      },
+      latency: {
+        runs: latencyRuns.map(r => ({ ...r, ms: durations(r) })),
+        failures: latencyRuns.length - okRuns.length,
+        notFresh: okRuns.filter(r => !r.fresh).length,
+        summary,
+        patchesPerEvent: {
+          mean: round(patchCounts.reduce((a, b) => a + b, 0) / patchCounts.length, 3),
+          min: Math.min(...patchCounts),
+          max: Math.max(...patchCounts),
+          counts,
+        },
+        ratio: {
+          median: round(observed.median / bound, 3),
+          p95: round(observed.p95 / bound, 3),
+          max: round(observed.max / bound, 3),
+        },
+      },
+      scale: steps,
+      prefill: {
+        keyBytes: PREFILL_KEY_BYTES,
+        valueBytes: PREFILL_VALUE_BYTES,
+        storedKeyBytes: KEY_PREFIX.length + PREFILL_KEY_BYTES,
+      },
+      limit,
+      summary: {
+        median_s: round(observed.median / 1000, 3),
+        p95_s: round(observed.p95 / 1000, 3),
+        ratio_to_bound: round(observed.p95 / bound, 3),
+        patches_per_event: round(patchCounts.reduce((a, b) => a + b, 0) / patchCounts.length, 3),
+      },
+    };
+    clearInterval(loadTimer);
+    await writeOutputs(cfg.out, results);
+    progress(
+      "done",
+      `wrote ${path.relative(process.cwd(), cfg.out) || "."}/{results.json,REPORT.md,latency.svg,scale.svg} in ${results.wallSeconds}s`,
+    );
+    const s = results.summary;
+    process.stdout.write(`${s.median_s} ${s.p95_s} ${s.ratio_to_bound} ${s.patches_per_event}\n`);
+  } finally {
+    clearInterval(loadTimer);
+    watch?.stop();
+    await mod?.stop();
+    await cp.stop();
+  }
+}
+
+function emptyStep(keys: number, skipped?: string): ScaleStep {
+  return { keys, storedKeys: 0, prefillMs: 0, prefillPatches: 0, runs: [], summary: {}, skipped };
+}
+
+function fmt(ms?: number): string {
+  return ms === undefined ? "-" : `${(ms / 1000).toFixed(3)}s`;
+}
+
+/** The environment overrides in effect, for the report's command line. */
+function envDescription(): string {
+  const set = Object.values(ENV)
+    .filter(name => process.env[name] !== undefined && process.env[name] !== "")
+    .map(name => `${name}=${process.env[name]}`);
+  return set.length > 0 ? ` (with ${set.join(" ")})` : "";
+}
+
+/**
+ * Finds the most prefill keys the store accepts (bisecting between the last accepted and the
+ * first rejected count), then runs the module's event on the full store, watches two more
+ * flush intervals, resets the store and runs one more event to see whether the module recovers.
+ */
+async function findLimit(
+  bench: Bench,
+  chunk: number,
+  start: { lo: number; hi: number; error: string } | undefined,
+  lastStored: number,
+): Promise<LimitResult> {
+  const { timings, audit, store, mod } = bench;
+  const steps: { keys: number; ok: boolean }[] = [];
+  let lo: number;
+  let hi: number;
+  let error: string;
+  if (start) {
+    ({ lo, hi, error } = start);
+    steps.push({ keys: lo, ok: true }, { keys: hi, ok: false });
+  } else {
+    // No scale step reached the limit: keep the last step's prefill and add chunks until rejected.
+    progress("limit", `adding ${chunk}-key chunks to the ${lastStored} keys of the last step`);
+    await bench.deleteObserve();
+    await bench.resetCapabilityKeys();
+    lo = lastStored;
+    for (;;) {
+      if (lo > MAX_PREFILL_KEYS) throw new Error(`no PATCH rejected up to ${lo} keys`);
+      const r = await bench.addKeys(lo, chunk);
+      steps.push({ keys: lo + chunk, ok: r.ok });
+      if (!r.ok) {
+        hi = lo + chunk;
+        error = r.error;
+        break;
+      }
+      lo += chunk;
+    }
+  }
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    const r = await bench.addKeys(lo, mid - lo);
+    steps.push({ keys: mid, ok: r.ok });
+    if (r.ok) lo = mid;
+    else {
+      hi = mid;
+      error = r.error;
+    }
+  }
+  progress("limit", `the store holds at most ${lo} prefill keys; ${hi}: ${error}`);
+  const rv = await bench.resetCapabilityKeys();
+  const full = await bench.watch.waitFor(
+    "the full store",
+    e => e.resourceVersion >= rv,
+    STEP_TIMEOUT_MS,
+  );
+
+  progress(
+    "limit",
+    `creating observe on the full store (waits for setItemAndWait's ${timings.maxWaitMs / 1000}s limit)`,
+  );
+  const logsFrom = mod.logs.length;
+  const event = await bench.runEvent(undefined, true);
+  await sleep(2 * timings.flushIntervalMs + 500);
+  const windowEnd = Date.now();
+  const patches = watcherPatches(audit, store, event.spawnAt, windowEnd).map(p => ({
+    code: p.responseStatus?.code ?? 0,
+    afterCreateMs: round(p.receivedMs - (event.createdAt ?? event.spawnAt), 1),
+    body: JSON.stringify(p.requestObject ?? null),
+  }));
+  const patchCodes = patches.map(p => p.code);
+  const errors = mod.logs
+    .slice(logsFrom)
+    .filter(r => r.level >= 50)
+    .map(r => ({ time: r.time, msg: r.msg, detail: errorDetail(r) }));
+  progress(
+    "limit",
+    `watcher PATCH codes: ${patchCodes.join(",")}; errors: ${[...new Set(errors.map(e => e.msg))].join(" | ")}`,
+  );
+
+  progress("limit", "resetting the store to the placeholder and creating observe again");
+  await bench.resetAll();
+  const recovery = await bench.runEvent(undefined);
+  await sleep(timings.flushIntervalMs + 500);
+  const codesAfter = watcherPatches(audit, store, recovery.spawnAt, Date.now()).map(
+    p => p.responseStatus?.code ?? 0,
+  );
+  progress(
+    "limit",
+    `after the reset: ${recovery.ok ? "observed logged" : `no observed: ${recovery.error}`}; PATCH codes ${codesAfter.join(",")}`,
+  );
+  return {
+    maxKeys: lo,
+    maxObjectBytes: full.objectBytes,
+    prefillError: error,
+    event: { ...event, ms: durations(event) },
+    patches,
+    errors,
+    recovery: { ...recovery, ms: durations(recovery), patchCodesAfter: codesAfter },
+    steps,
+  };
+}
+
+function errorDetail(r: { [k: string]: unknown }): string {
+  const rest = { ...r };
+  for (const k of ["level", "time", "pid", "hostname"]) delete rest[k];
+  return JSON.stringify(rest).slice(0, 2000);
+}
+
+async function writeOutputs(dir: string, results: Results): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const root = repoRoot();
+  const options = (await prettier.resolveConfig(path.join(root, "bench", "REPORT.md"))) ?? {};
+  const json = await prettier.format(JSON.stringify(results, null, 2), {
+    ...options,
+    parser: "json",
+  });
+  writeFileSync(path.join(dir, "results.json"), json);
+  const bound = results.designBoundMs;
+  const ok = results.latency.runs.filter(r => r.ok);
+  writeFileSync(
+    path.join(dir, "latency.svg"),
+    latencyChart(
+      `ConfigMap created → four keys in the CR / "observed" logged (${ok.length} runs)`,
+      [
+        {
+          label: "four keys visible in the CR (watch)",
+          values: ok.flatMap(r => r.ms.persisted ?? []),
+        },
+        { label: '"observed" logged', values: ok.flatMap(r => r.ms.observed ?? []) },
+      ],
+      [
+        {
+          at: results.pepr.flushIntervalMs,
+          label: `${results.pepr.flushIntervalMs / 1000} s flush interval`,
+        },
+        { at: bound, label: `${bound / 1000} s design bound` },
+      ],
+    ),
+  );
+  const measured = results.scale.filter(s => s.runs.some(r => r.ok));
+  const series = (label: string, key: BreakdownKey) => ({
+    label,
+    points: measured.flatMap(s => {
+      const v = s.summary[key]?.median;
+      return v === undefined ? [] : [{ keys: s.storedKeys, value: v }];
+    }),
+  });
+  const sizePoints = measured.flatMap(s =>
+    s.objectBytes === undefined ? [] : [{ keys: s.storedKeys, value: s.objectBytes }],
+  );
+  if (results.limit?.maxObjectBytes !== undefined) {
+    sizePoints.push({ keys: results.limit.maxKeys, value: results.limit.maxObjectBytes });
+  }
+  writeFileSync(
+    path.join(dir, "scale.svg"),
+    scaleChart(
+      "One PeprStore: CR size and times against the number of keys",
+      { label: "CR size as sent on the watch (bytes)", points: sizePoints },
+      { bytes: 1.5 * 2 ** 20, label: "etcd --max-request-bytes default: 1.5 MiB" },
+      [
+        series('create → "observed"', "observed"),
+        series("create → four keys in the CR", "persisted"),
+        series("PATCH received → completed (API server)", "patchServer"),
+        series("PATCH received → benchmark watch", "deliveryBench"),
+        series("PATCH received → watcher logs the CR", "deliveryPepr"),
+      ],
+      results.limit
+        ? { keys: results.limit.maxKeys, label: `max ${results.limit.maxKeys} keys` }
+        : undefined,
+    ),
+  );
+  const report = await prettier.format(renderReport(results), { ...options, parser: "markdown" });
+  writeFileSync(path.join(dir, "REPORT.md"), report);
+}
+
+main().catch(err => {
+  process.stderr.write(
+    `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
+  if (err instanceof Error && err.cause) process.stderr.write(`cause: ${String(err.cause)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,51 @@
+// Summary statistics for the benchmark's samples.
+
+/** Median, nearest-rank p95, min, max and mean of a sample, in its unit. */
+export interface Summary {
+  n: number;
+  min: number;
+  median: number;
+  p95: number;
+  max: number;
+  mean: number;
+}
+
+/**
+ * Nearest-rank percentile: the smallest sample with at least `p` % of the samples at or below it
+ * (for 30 samples, p95 is the 29th smallest).
+ *
+ * @throws Error on an empty sample
+ */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) throw new Error("percentile of an empty sample");
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[rank - 1];
+}
+
+/** Median: the middle value, or the mean of the two middle values. */
+export function median(values: number[]): number {
+  if (values.length === 0) throw new Error("median of an empty sample");
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Summarises a non-empty sample; `undefined` for an empty one. */
+export function summarize(values: number[]): Summary | undefined {
+  if (values.length === 0) return undefined;
+  return {
+    n: values.length,
+    min: Math.min(...values),
+    median: median(values),
+    p95: percentile(values, 95),
+    max: Math.max(...values),
+    mean: values.reduce((a, b) => a + b, 0) / values.length,
+  };
+}
+
+/** Rounds to `digits` decimals (for results.json: ms with µs precision is noise). */
+export function round(value: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
