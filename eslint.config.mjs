@@ -10,7 +10,7 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   {
-    ignores: ["**/node_modules", "**/dist", "**/coverage", "controlplane/**"],
+    ignores: ["**/node_modules", "**/dist", "**/coverage", "controlplane/**", "build/**"],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
@@ -23,6 +23,7 @@ export default tseslint.config(
             "jest.config.cjs",
             "jest.e2e.config.cjs",
             "test/esm-to-cjs.cjs",
+            "bin/*.cjs",
           ],
         },
         tsconfigRootDir: path.dirname(fileURLToPath(import.meta.url)),
