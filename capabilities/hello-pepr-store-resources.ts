@@ -1,5 +1,8 @@
 import { Capability, Log, a } from "pepr";
 
+import cfg from "../package.json";
+import { confirmWrites, ensureStoreExists } from "./confirm-writes";
+
 const name = "hello-pepr-store-resources";
 
 /**
@@ -15,14 +18,26 @@ export const HelloPeprStoreResources = new Capability({
 
 const { When, Store } = HelloPeprStoreResources;
 
+/** Every key observeWatch writes, with its value: what confirmWrites checks. */
+export const OBSERVE_WRITES: Readonly<Record<string, string>> = {
+  a: "1",
+  b: "2",
+  c: "3",
+  "https://observed": "yay",
+};
+
+/** The module's store CR, as Pepr names it (pepr src/lib/controller/index.ts). */
+const storeName = `pepr-${cfg.pepr.uuid}-store`;
+
 /**
  * Reacts to the creation of the ConfigMap `observe` in namespace `hello-pepr-store-resources`:
  *
  *   kubectl create cm observe -n hello-pepr-store-resources
  *
  * Queues `a`, `b` and `c` for the next Store flush, writes `https://observed` and waits until the
- * PeprStore watch reports that key back, then logs "observed". If the key is not seen within
- * Pepr's wait limit the callback rejects and nothing is logged.
+ * PeprStore watch reports that key back. Then confirmWrites checks that all four keys landed and
+ * re-writes any that Pepr's flusher lost (bounded, with backoff), so "observed" is logged only when
+ * all four are in the store; otherwise it logs "store writes not confirmed" and rejects.
  */
 When(a.ConfigMap)
   .IsCreated()
@@ -31,6 +46,9 @@ When(a.ConfigMap)
     Store.setItem("a", "1");
     Store.setItem("b", "2");
     Store.setItem("c", "3");
-    await Store.setItemAndWait("https://observed", "yay");
+    const observed = Store.setItemAndWait("https://observed", "yay");
+    await confirmWrites(Store, OBSERVE_WRITES, observed, {
+      checkStore: () => ensureStoreExists(storeName),
+    });
     Log.info("observed");
   });

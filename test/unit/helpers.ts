@@ -16,6 +16,11 @@ export interface LoadedCapability {
   logs: LogRecord[];
   /** kubernetes-fluent-client's WatchPhase enum from the same registry as the capability. */
   WatchPhase: typeof WatchPhase;
+  /**
+   * Stands in for confirm-writes' ensureStoreExists (which reads the CR from the cluster), so unit
+   * tests make no API calls and can assert when the capability checks for its store CR.
+   */
+  ensureStoreExists: jest.Mock<Promise<boolean>, [string]>;
 }
 
 interface WritableStream {
@@ -51,11 +56,17 @@ export async function loadCapability(): Promise<LoadedCapability> {
       return true;
     });
 
+    const ensureStoreExists = jest.fn<Promise<boolean>, [string]>(async () => false);
+    jest.doMock("../../capabilities/confirm-writes", () => ({
+      ...jest.requireActual("../../capabilities/confirm-writes"),
+      ensureStoreExists,
+    }));
+
     const { WatchPhase } = await import("kubernetes-fluent-client/dist/fluent/shared-types");
     const { HelloPeprStoreResources } = await import(
       "../../capabilities/hello-pepr-store-resources"
     );
-    loaded = { capability: HelloPeprStoreResources, logs, WatchPhase };
+    loaded = { capability: HelloPeprStoreResources, logs, WatchPhase, ensureStoreExists };
   });
 
   if (loaded === undefined) {

@@ -32,8 +32,10 @@ async function setUp(): Promise<{
   receive: (data: Record<string, string>) => void;
   sent: SentWrite[];
   observedLogs: () => unknown[];
+  logs: (msg: string) => Record<string, unknown>[];
+  ensureStoreExists: jest.Mock<Promise<boolean>, [string]>;
 }> {
-  const { capability, logs, WatchPhase } = await loadCapability();
+  const { capability, logs, WatchPhase, ensureStoreExists } = await loadCapability();
 
   const storage = capability.registerStore();
   // The Store the callback uses delegates to this very Storage instance.
@@ -54,9 +56,15 @@ async function setUp(): Promise<{
   return {
     run: async () => watchCallback(observeConfigMap, WatchPhase.Added),
     receive: data => storage.receive(data),
+    ensureStoreExists,
     sent,
     observedLogs: () =>
       logs.filter(r => r.msg === "observed").map(({ level, msg }) => ({ level, msg })),
+    // The records with this msg, without pino's time, pid and hostname.
+    logs: msg =>
+      logs
+        .filter(r => r.msg === msg)
+        .map(({ time: _time, pid: _pid, hostname: _hostname, ...rest }) => rest),
   };
 }
 
@@ -107,24 +115,107 @@ describe("observeWatch against Pepr's Storage", () => {
     expect(sent).toEqual(expectedWrites);
   });
 
-  it("does not log observed and rejects when the key is not seen within 15 s", async () => {
-    const { run, receive, sent, observedLogs } = await setUp();
+  it("re-writes every key still missing after Pepr's 15 s wait, then logs observed", async () => {
+    const { run, receive, sent, logs, ensureStoreExists } = await setUp();
+
+    const result = track(run());
+    // Pepr's flusher lost the writes: nothing comes back within MAX_WAIT_TIME.
+    await jest.advanceTimersByTimeAsync(15_000);
+    expect(result.state).toBe("pending");
+    expect(logs("re-writing store keys")).toEqual([
+      {
+        level: 40,
+        msg: "re-writing store keys",
+        missing: ["a", "b", "c", "https://observed"],
+        attempt: 1,
+        delayMs: 1_000,
+        lastError: "MAX_WAIT_TIME elapsed: Key https://observed not seen in 15s",
+      },
+    ]);
+
+    // After the 1 s backoff all four are written again, each with setItemAndWait.
+    // After a failed wait the capability first makes sure its store CR exists.
+    expect(ensureStoreExists.mock.calls).toEqual([["pepr-hello-pepr-store-resources-store"]]);
+    await jest.advanceTimersByTimeAsync(1_000);
+    expect(sent).toEqual([...expectedWrites, ...expectedWrites]);
+    expect(logs("observed")).toEqual([]);
+
+    receive(allFourInTheCR);
+    await nextTurn();
+    expect(result.state).toBe("resolved");
+    expect(logs("observed")).toEqual([{ level: 30, msg: "observed" }]);
+  });
+
+  it("re-writes only the keys that did not land", async () => {
+    const { run, receive, sent, logs } = await setUp();
+
+    const result = track(run());
+    await nextTurn();
+    // https://observed arrived, b did not (a flush lost it).
+    receive({ "v2-a": "1", "v2-c": "3", "v2-https://observed": "yay" });
+    await nextTurn();
+    expect(logs("re-writing store keys")).toEqual([
+      expect.objectContaining({ missing: ["b"], attempt: 1, delayMs: 1_000 }),
+    ]);
+    await jest.advanceTimersByTimeAsync(1_000);
+    expect(sent).toEqual([...expectedWrites, ["add", ["v2-b"], "2"]]);
+
+    receive(allFourInTheCR);
+    await nextTurn();
+    expect(result.state).toBe("resolved");
+    expect(logs("observed")).toEqual([{ level: 30, msg: "observed" }]);
+  });
+
+  it("re-writes all four when its store CR had to be re-created, whatever Pepr's stale copy says", async () => {
+    const { run, receive, sent, logs, ensureStoreExists } = await setUp();
+    // Pepr's in-memory copy still holds the keys of a CR that was deleted.
+    receive(allFourInTheCR);
+    ensureStoreExists.mockResolvedValueOnce(true);
+
+    const result = track(run());
+    await jest.advanceTimersByTimeAsync(15_000);
+    expect(logs("re-writing store keys")).toEqual([
+      expect.objectContaining({ missing: ["a", "b", "c", "https://observed"], attempt: 1 }),
+    ]);
+    await jest.advanceTimersByTimeAsync(1_000);
+    expect(sent).toEqual([...expectedWrites, ...expectedWrites]);
+
+    receive(allFourInTheCR);
+    await nextTurn();
+    expect(result.state).toBe("resolved");
+    expect(logs("observed")).toEqual([{ level: 30, msg: "observed" }]);
+  });
+
+  it("rejects naming the missing keys, and logs no observed, when 4 checks fail", async () => {
+    const { run, receive, sent, logs, ensureStoreExists } = await setUp();
 
     const running = run();
     const result = track(running);
-    await jest.advanceTimersByTimeAsync(14_999);
+    // 15 s wait, then re-writes after 1 s, 2 s and 4 s backoff, each waiting 15 s.
+    await jest.advanceTimersByTimeAsync(15_000 + 1_000 + 15_000 + 2_000 + 15_000 + 4_000 + 14_999);
     expect(result.state).toBe("pending");
-
     await jest.advanceTimersByTimeAsync(1);
-    await expect(running).rejects.toBe(
-      "MAX_WAIT_TIME elapsed: Key https://observed not seen in 15s",
-    );
-    expect(sent).toEqual(expectedWrites);
-    expect(observedLogs()).toEqual([]);
 
-    // The wait has unsubscribed: a late arrival of the key changes nothing.
+    await expect(running).rejects.toThrow(
+      "store writes not confirmed after 4 checks: missing a, b, c, https://observed",
+    );
+    expect(sent).toHaveLength(4 * 4);
+    expect(ensureStoreExists).toHaveBeenCalledTimes(4);
+    expect(logs("re-writing store keys").map(r => r.delayMs)).toEqual([1_000, 2_000, 4_000]);
+    expect(logs("store writes not confirmed")).toEqual([
+      {
+        level: 50,
+        msg: "store writes not confirmed",
+        missing: ["a", "b", "c", "https://observed"],
+        attempts: 4,
+        lastError: "MAX_WAIT_TIME elapsed: Key a not seen in 15s",
+      },
+    ]);
+    expect(logs("observed")).toEqual([]);
+
+    // Every wait has unsubscribed: a late arrival of the keys changes nothing.
     receive(allFourInTheCR);
     await nextTurn();
-    expect(observedLogs()).toEqual([]);
+    expect(logs("observed")).toEqual([]);
   });
 });
