@@ -64,7 +64,11 @@ async function setUp(): Promise<{
     logs: msg =>
       logs
         .filter(r => r.msg === msg)
-        .map(({ time: _time, pid: _pid, hostname: _hostname, ...rest }) => rest),
+        .map(r =>
+          Object.fromEntries(
+            Object.entries(r).filter(([k]) => !["time", "pid", "hostname"].includes(k)),
+          ),
+        ),
   };
 }
 
