@@ -183,10 +183,23 @@ export async function watchStore(
     else settle?.resolve();
   };
   const failed = (verb: string) => (err: unknown) => {
-    const status = /failed: (\d{3})\b/.exec(String((err as Error)?.message ?? err))?.[1];
-    const fatal = watchFailure(Number(status), verb, want, target, err);
-    if (fatal) stop(fatal);
-    else options.onWarning?.(asError(err, `${verb} ${PEPR_STORE_RESOURCE} failed`));
+    // fluent-client reports a failed response as an Error "<verb> failed: <status> <text> [headers]"
+    const text = err instanceof Error ? err.message : String(err);
+    const response = /failed: (\d{3}) ([^[]*)/.exec(text);
+    const status = response ? Number(response[1]) : undefined;
+    const fatal = status === undefined ? undefined : watchFailure(status, verb, want, target, err);
+    if (fatal) {
+      stop(fatal);
+      return;
+    }
+    const why = response ? `HTTP ${response[1]} ${response[2].trim()}` : describeCause(err);
+    options.onWarning?.(
+      new ApiError(
+        `${verb} of PeprStore ${want.name} at ${target.server} failed (${why}), retrying`,
+        status,
+        { cause: err },
+      ),
+    );
   };
   watcher.events.on(WatchEvent.LIST_ERROR, failed("list"));
   watcher.events.on(WatchEvent.WATCH_ERROR, failed("watch"));
