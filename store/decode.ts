@@ -69,7 +69,13 @@ export type KeyClass =
   | { kind: "placeholder" }
   | { kind: "unrecognized" };
 
-/** Orders strings by UTF-16 code units: stable across locales, unlike localeCompare. */
+/**
+ * Orders strings by UTF-16 code units: stable across locales, unlike localeCompare.
+ *
+ * @param a - one string
+ * @param b - the other
+ * @returns negative, zero or positive, for Array.prototype.sort
+ */
 export function byCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }

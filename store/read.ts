@@ -164,15 +164,16 @@ export async function watchStore(
   const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
   done.catch(() => undefined); // callers may not await `done`; a fatal error must not crash them
 
+  let stopped = false;
+  let failure: Error | undefined;
   const watcher = K8s(PeprStore, { name: want.name, namespace: want.namespace }).Watch(
     (store, phase) => {
+      if (stopped) return;
       const resourceVersion = store.metadata?.resourceVersion ?? "";
       const data = phase === "DELETED" ? {} : store.data;
       report(only(decodeStoreData(data, want.known), want.capability), resourceVersion);
     },
   );
-  let stopped = false;
-  let failure: Error | undefined;
   const stop = (err?: Error): void => {
     if (stopped) return;
     stopped = true;
@@ -344,7 +345,12 @@ function isFailedResponse(err: unknown): err is FailedResponse {
   );
 }
 
-/** The HTTP status of a kubernetes-fluent-client failure, if it had a response. */
+/**
+ * The HTTP status of a kubernetes-fluent-client failure, if it had a response.
+ *
+ * @param err - what a fluent-client call threw
+ * @returns the status, or `undefined` for a failure without a response (network) or another error
+ */
 export function httpStatus(err: unknown): number | undefined {
   return isFailedResponse(err) && err.e === undefined ? err.status : undefined;
 }
