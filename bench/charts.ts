@@ -106,7 +106,7 @@ export function latencyChart(
     text(
       m.left + pw / 2,
       m.top + ph + 36,
-      "time after the ConfigMap create completed",
+      "time after the API server received the ConfigMap create",
       `text-anchor="middle"`,
     ),
   );
@@ -137,10 +137,10 @@ export function latencyChart(
     );
   });
 
-  for (const k of markers) {
+  markers.forEach((k, i) => {
     body.push(line(x(k.at), m.top, x(k.at), m.top + ph, `stroke="#555" stroke-dasharray="5,4"`));
-    body.push(text(x(k.at) - 4, m.top + 12, k.label, `text-anchor="end" fill="#333"`));
-  }
+    body.push(text(x(k.at) + 4, m.top + 14 + i * 16, k.label, `fill="#333"`));
+  });
 
   // legend
   series.forEach((s, si) => {

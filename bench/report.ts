@@ -9,6 +9,7 @@ const mib = (b: number | undefined): string =>
 const bytes = (b: number | undefined): string =>
   b === undefined ? "–" : `${b.toLocaleString("en-US")} B (${(b / 2 ** 20).toFixed(2)} MiB)`;
 const int = (n: number): string => n.toLocaleString("en-US");
+const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
 function row(cells: (string | number)[]): string {
   return `| ${cells.map(c => String(c).replace(/\|/g, "\\|")).join(" | ")} |`;
@@ -122,11 +123,15 @@ export function renderReport(r: Results): string {
           "Pepr",
           `${r.pepr.version} (flush every ${flush} ms, receive debounce ${debounce} ms, setItemAndWait limit ${r.pepr.maxWaitMs} ms, read from its sources)`,
         ],
+        [
+          "module",
+          `commit ${r.module.commit}, ${r.module.dirty.length === 0 ? "sources clean" : `uncommitted: ${r.module.dirty.join("; ")}`}`,
+        ],
         ["command", `\`${r.command}\``],
         ["date", r.date],
         [
           "settings",
-          `${r.config.runs} latency runs; prefill sizes ${r.config.scale.join(", ")}; ${r.config.scaleRuns} events per size; ${r.config.prefillChunk} keys per prefill PATCH`,
+          `${r.config.runs} latency runs; prefill sizes ${r.config.scale.join(", ")}; ${plural(r.config.scaleRuns, "event")} per size; ${r.config.prefillChunk} keys per prefill PATCH`,
         ],
         ["total wall time", `${r.wallSeconds} s`],
         [
@@ -252,7 +257,7 @@ export function renderReport(r: Results): string {
     `Each size: the store's \`data\` is reset to the placeholder, then filled from outside with ` +
       `${r.prefill.keyBytes}-byte keys and ${r.prefill.valueBytes}-byte values under the capability's prefix ` +
       `(\`hello-pepr-store-resources-v2-<key>\`, ${r.prefill.storedKeyBytes} bytes), at most ${r.config.prefillChunk} keys per ` +
-      `JSON merge patch; then ${r.config.scaleRuns} events as above. Times are medians over those events.`,
+      `JSON merge patch; then ${plural(r.config.scaleRuns, "event")} as above. Times are medians over those events.`,
   );
   p(
     table(
@@ -271,6 +276,7 @@ export function renderReport(r: Results): string {
     ),
   );
   p("![CR size and times against the key count](scale.svg)");
+  p(...scaleInterpretation(r));
 
   if (r.limit) {
     const lim = r.limit;
@@ -283,30 +289,43 @@ export function renderReport(r: Results): string {
       "```",
     );
     const ev = lim.event;
+    const after = (t: number | undefined): string =>
+      ev.createdAt !== undefined && t !== undefined ? ((t - ev.createdAt) / 1000).toFixed(1) : "–";
     p(
       "Then `observe` was created on the full store. " +
-        (ev.ok
-          ? "The capability's `setItemAndWait` gave up after its limit and `observed` was not logged."
-          : `The event did not end as expected: ${ev.error}.`) +
-        ` The watcher's PATCHes over that event and two more flush intervals (${lim.patches.length}), from the audit log:`,
+        (ev.outcome === "failed"
+          ? `The callback failed: its final error came ${after(ev.endedAt)} s after the create, and \`observed\` was not logged.`
+          : ev.outcome === "observed"
+            ? `The callback still logged \`observed\`, ${after(ev.endedAt)} s after the create.`
+            : `The callback did not end within the benchmark's deadline: ${ev.error}.`) +
+        ` The watcher's PATCHes to the store from the create until two flush intervals after that (${lim.patches.length}), from the audit log:`,
     );
     p(
       table(
-        ["ms after create", "status", "JSON patch sent"],
-        lim.patches.map(x => [x.afterCreateMs.toFixed(0), x.code, `\`${x.body.slice(0, 400)}\``]),
+        ["s after create", "status", "JSON patch operations sent"],
+        lim.patches.map(x => [(x.afterCreateMs / 1000).toFixed(1), x.code, describePatch(x.body)]),
       ),
     );
-    p("The watcher's error records (level 50) in the same window:");
+    p(
+      "All the watcher's API calls in that window: " +
+        lim.calls
+          .map(c => `${c.count} × ${c.verb} \`${c.path}\` (${c.codes.join(", ")})`)
+          .join("; ") +
+        ".",
+    );
+    p("The watcher's warnings (level 40) and errors (level 50) in the same window:");
     p(
       table(
-        ["ms after create", "msg", "record"],
-        lim.errors.map(e => [
-          ev.createdAt !== undefined ? (e.time - ev.createdAt).toFixed(0) : "–",
+        ["s after create", "level", "msg", "record"],
+        lim.records.map(e => [
+          after(e.time),
+          e.level,
           `\`${e.msg}\``,
-          `\`${e.detail.slice(0, 600)}\``,
+          `\`${e.detail.slice(0, 300)}\``,
         ]),
       ),
     );
+    p(...limitInterpretation(r));
     const rec = lim.recovery;
     p(
       "After resetting the store to the placeholder, `observe` was created once more: " +
@@ -340,7 +359,8 @@ export function renderReport(r: Results): string {
       "i-th of n equal slices of the interval (order shuffled), measured from the last flush the watcher logged, so " +
       "the runs cover the interval evenly like independently arriving events; without it every run would start at " +
       "about the same phase.",
-    "- **Times**: the create's and PATCH's times come from the audit log (`stageTimestamp`, µs), the watcher's from " +
+    "- **Times**: the create's and PATCH's times come from the audit log (`requestReceivedTimestamp`, µs; the " +
+      "completion time is stamped after the response is written, and watch events can go out before it), the watcher's from " +
       "its pino records (`time`, ms), the watch's from `Date.now()` in the benchmark: one machine, one clock.",
     "- **Statistics**: median; p95 is nearest-rank (the smallest value with at least 95 % of the runs at or below it).",
     "- **Cost**: `/proc/<pid>/status` VmHWM and `/proc/<pid>/stat` utime+stime of the watcher's Node process.",
@@ -371,7 +391,7 @@ function scaleRow(s: ScaleStep): string[] {
   return [
     int(s.storedKeys),
     bytes(s.objectBytes),
-    `${s.prefillPatches} PATCHes, ${(s.prefillMs / 1000).toFixed(1)} s`,
+    `${plural(s.prefillPatches, "PATCH", "PATCHes")}, ${(s.prefillMs / 1000).toFixed(1)} s`,
     `${s3(v("persisted")?.median)} s`,
     `${s3(v("observed")?.median)} s`,
     ms1(v("patchServer")?.median),
@@ -399,7 +419,92 @@ function interpretation(r: Results): string[] {
       `debounce; everything else (watch to the callback, the PATCH, the watch back) is ${rest.toFixed(0)} ms (${pct(rest)}). ` +
       `So ${dominant} dominates. The flush wait is the part that varies: it ranged from ` +
       `${s3(S.waitFlush?.min)} s to ${s3(S.waitFlush?.max)} s (uniform over the interval, mean ${flush / 2000} s expected), ` +
-      "while the debounce is a constant second on every event. The write is in etcd when the PATCH completes, " +
+      "while the debounce is a constant second on every event. The four keys are in the CR (seen on the watch) " +
       `${s3(S.persisted?.median)} s (median) after the create; \`observed\` adds the watch round trip and the debounce.`,
   ];
+}
+
+/** A JSON patch body as a list of operations, with the capability's key prefix shortened. */
+function describePatch(body: string): string {
+  let ops: unknown;
+  try {
+    ops = JSON.parse(body);
+  } catch {
+    return `\`${body.slice(0, 200)}\``;
+  }
+  if (!Array.isArray(ops)) return `\`${body.slice(0, 200)}\``;
+  return ops
+    .map(o => {
+      if (o === null) return "`null`";
+      const op = o as { op?: string; path?: string };
+      return `\`${op.op} ${(op.path ?? "").replace("/data/hello-pepr-store-resources-v2-", "/data/…-v2-")}\``;
+    })
+    .join(", ");
+}
+
+/** What the scale steps show, from their numbers. */
+function scaleInterpretation(r: Results): string[] {
+  const measured = r.scale.filter(s => s.objectBytes !== undefined && s.summary.patchServer);
+  if (measured.length < 2) return [];
+  const first = measured[0];
+  const last = measured[measured.length - 1];
+  const perKey =
+    ((last.objectBytes ?? 0) - (first.objectBytes ?? 0)) / (last.storedKeys - first.storedKeys);
+  const med = (s: ScaleStep, k: BreakdownKey): string => ms1(s.summary[k]?.median);
+  const out = [
+    `**Reading the scale.** Each prefill key adds about ${perKey.toFixed(0)} bytes to the CR ` +
+      `(${r.prefill.storedKeyBytes}-byte key, ${r.prefill.valueBytes}-byte value, JSON quoting). From ${int(first.storedKeys)} to ` +
+      `${int(last.storedKeys)} keys the API server's time for the watcher's 5-operation PATCH went from ` +
+      `${med(first, "patchServer")} ms to ${med(last, "patchServer")} ms (median), and the CR reached the benchmark's watch ` +
+      `${med(first, "deliveryBench")} ms and ${med(last, "deliveryBench")} ms after the PATCH was received: the API server ` +
+      "decodes, patches, re-encodes and stores the whole object, and every watcher receives the whole object again on every change. " +
+      "Created → `observed` stays dominated by the flush interval (a few events per size, so those medians depend on the phases drawn).",
+  ];
+  if (r.limit) {
+    out.push(
+      "The limit is the size of the whole object, not of the request: the watcher's PATCH is a few hundred bytes, but " +
+        "kube-apiserver writes the full CR to etcd, and etcd refuses requests over its `--max-request-bytes` " +
+        `(default 1.5 MiB = 1,572,864 B). With these key and value sizes that is ${int(r.limit.maxKeys)} keys; ` +
+        `the API server's 3 MiB request-body limit does not come into play (the watcher's largest PATCH body: ${maxBody(r)} bytes).`,
+    );
+  }
+  return out;
+}
+
+/** What the module did at the limit, from the recorded PATCHes and log records. */
+function limitInterpretation(r: Results): string[] {
+  const lim = r.limit;
+  if (!lim) return [];
+  const out: string[] = [];
+  const failedThenNull = lim.patches.some(
+    (x, i) =>
+      x.code >= 500 &&
+      lim.patches[i + 1]?.code === 422 &&
+      lim.patches[i + 1].body.startsWith("[null"),
+  );
+  if (failedThenNull) {
+    out.push(
+      "**What happens.** The PATCH fails with 500 (`etcdserver: request is too large`). Pepr re-queues the " +
+        "failed operations as `payload[Number(index)]`, which is `undefined` for its string keys " +
+        "(`node_modules/pepr/src/lib/controller/storeCache.ts`), so the next flush sends `null`s, gets 422 and " +
+        "clears its queue: the writes are dropped, and nothing tells the capability but its own timeout.",
+    );
+  }
+  const rewrites = lim.records.filter(x => x.msg === "re-writing store keys").length;
+  if (rewrites > 0) {
+    const gaveUp = lim.records.some(x => x.msg === "store writes not confirmed");
+    const failed = lim.patches.filter(x => x.code >= 500).length;
+    const nulls = lim.patches.filter(x => x.code === 422 && x.body.startsWith("[null")).length;
+    out.push(
+      `The capability's \`confirmWrites\` (\`capabilities/confirm-writes.ts\`) re-wrote the missing keys ${plural(rewrites, "time")} ` +
+        `(${plural(failed, "PATCH", "PATCHes")} with 500 and ${nulls} with \`null\`s and 422 in all), then gave up` +
+        (gaveUp ? " with `store writes not confirmed`." : "."),
+    );
+  }
+  return out;
+}
+
+/** The largest JSON body among the watcher's PATCHes at the limit. */
+function maxBody(r: Results): number {
+  return Math.max(0, ...(r.limit?.patches ?? []).map(x => Buffer.byteLength(x.body)));
 }

@@ -73,7 +73,10 @@ export interface LimitResult {
   event: EventRun & { ms: Durations };
   /** Over the event and two more flush intervals: the watcher's PATCHes, status and JSON body. */
   patches: { code: number; afterCreateMs: number; body: string }[];
-  errors: ErrorRecord[];
+  /** Over the same window: every API call of the watcher. */
+  calls: CallCount[];
+  /** Over the same window: the watcher's warnings (40) and errors (50). */
+  records: (ErrorRecord & { level: number })[];
   /** After resetting the store to the placeholder: does the next event work again? */
   recovery: EventRun & { ms: Durations; patchCodesAfter: number[] };
   /** Bisection steps: key count tried and whether it was accepted. */
@@ -85,6 +88,8 @@ export interface Results {
   command: string;
   config: { runs: number; scale: number[]; scaleRuns: number; prefillChunk: number };
   machine: Machine;
+  /** The module's git commit and uncommitted changes to pepr.ts, capabilities/, package.json. */
+  module: { commit: string; dirty: string[] };
   pepr: PeprTimings;
   designBoundMs: number;
   load: { start: number; end: number; min: number; max: number; mean: number; samples: number };

@@ -9,7 +9,10 @@
 //   BENCH_SCALE_RUNS [3]                  events per prefill size
 //   BENCH_PREFILL_CHUNK [2000]            keys per prefill PATCH
 //   BENCH_OUT [bench/]                    where the results, report and charts go
+//   BENCH_WATCHER_LOG [unset]             also write the watcher's log records to this file
+//                                         (each cut at 2000 characters), for debugging
 //   WATCHER_PORT_WAIT_MS [0]              (harness) wait for port 3000 if another watcher runs
+import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import * as prettier from "prettier";
@@ -21,7 +24,13 @@ import {
   startControlPlane,
 } from "../test/harness/controlplane";
 import { ensureNamespace, MODULE_NAMESPACE } from "../test/harness/kube";
-import { buildModule, ModuleProcess, prepareCluster, startModule } from "../test/harness/module";
+import {
+  assertWatcherPortFree,
+  buildModule,
+  ModuleProcess,
+  prepareCluster,
+  startModule,
+} from "../test/harness/module";
 import { moduleUUID, repoRoot, storeName } from "../test/harness/paths";
 import { seconds, sleep, waitFor } from "../test/harness/wait";
 import { AuditTail, watcherCalls, watcherPatches } from "./audit";
@@ -49,6 +58,7 @@ export const ENV = {
   scaleRuns: "BENCH_SCALE_RUNS",
   chunk: "BENCH_PREFILL_CHUNK",
   out: "BENCH_OUT",
+  watcherLog: "BENCH_WATCHER_LOG",
 } as const;
 export const DEFAULT_RUNS = 30;
 export const DEFAULT_SCALE = [10, 100, 1000, 10_000, 50_000];
@@ -184,7 +194,8 @@ async function main(): Promise<void> {
     watch = new StoreWatch(cp.kubeconfig, store, CAPABILITY_DATA);
     await watch.start();
 
-    // ---- watcher start-up
+    // ---- watcher start-up (timed once port 3000 is free: another watcher may hold it)
+    await assertWatcherPortFree();
     started = Date.now();
     mod = await startModule(cp, { skipPrepare: true });
     const watcherStart = (Date.now() - started) / 1000;
@@ -308,6 +319,7 @@ async function main(): Promise<void> {
         prefillChunk: cfg.chunk,
       },
       machine,
+      module: moduleSource(),
       pepr: timings,
       designBoundMs: bound,
       load: {
@@ -322,7 +334,8 @@ async function main(): Promise<void> {
       controlPlane: {
         buildCheckSeconds: round(buildCheckSeconds, 2),
         startWallSeconds: round(cpWall, 2),
-        readyLineStartSeconds: cp.local?.startSeconds,
+        readyLineStartSeconds:
+          cp.local?.startSeconds === undefined ? undefined : round(cp.local.startSeconds, 2),
         peakRssBytes: cpSample?.peakRssBytes,
         cpuSeconds: cpSample ? round(cpSample.cpuSeconds, 2) : undefined,
       },
@@ -378,10 +391,26 @@ async function main(): Promise<void> {
     process.stdout.write(`${s.median_s} ${s.p95_s} ${s.ratio_to_bound} ${s.patches_per_event}\n`);
   } finally {
     clearInterval(loadTimer);
+    const logFile = process.env[ENV.watcherLog];
+    if (logFile && mod) {
+      writeFileSync(logFile, mod.logs.map(r => JSON.stringify(r).slice(0, 2000)).join("\n") + "\n");
+    }
     watch?.stop();
     await mod?.stop();
     await cp.stop();
   }
+}
+
+/** The commit the module was built from, and uncommitted changes to its sources. */
+function moduleSource(): { commit: string; dirty: string[] } {
+  const git = (args: string[]): string =>
+    spawnSync("git", args, { cwd: repoRoot(), encoding: "utf8" }).stdout?.trim() ?? "";
+  return {
+    commit: git(["rev-parse", "--short", "HEAD"]) || "unknown",
+    dirty: git(["status", "--porcelain", "--", "pepr.ts", "capabilities", "package.json"])
+      .split("\n")
+      .filter(line => line !== ""),
+  };
 }
 
 function emptyStep(keys: number, skipped?: string): ScaleStep {
@@ -455,12 +484,10 @@ async function findLimit(
     STEP_TIMEOUT_MS,
   );
 
-  progress(
-    "limit",
-    `creating observe on the full store (waits for setItemAndWait's ${timings.maxWaitMs / 1000}s limit)`,
-  );
+  progress("limit", "creating observe on the full store (waits until the callback ends)");
   const logsFrom = mod.logs.length;
   const event = await bench.runEvent(undefined, true);
+  // Trailing flushes: Pepr's retry of a failed PATCH comes at the next ticks.
   await sleep(2 * timings.flushIntervalMs + 500);
   const windowEnd = Date.now();
   const patches = watcherPatches(audit, store, event.spawnAt, windowEnd).map(p => ({
@@ -468,14 +495,15 @@ async function findLimit(
     afterCreateMs: round(p.receivedMs - (event.createdAt ?? event.spawnAt), 1),
     body: JSON.stringify(p.requestObject ?? null),
   }));
-  const patchCodes = patches.map(p => p.code);
-  const errors = mod.logs
+  const calls = watcherCalls(audit, event.spawnAt, windowEnd);
+  const records = mod.logs
     .slice(logsFrom)
-    .filter(r => r.level >= 50)
-    .map(r => ({ time: r.time, msg: r.msg, detail: errorDetail(r) }));
+    .filter(r => r.level >= 40)
+    .map(r => ({ time: r.time, level: r.level, msg: r.msg, detail: recordDetail(r) }));
   progress(
     "limit",
-    `watcher PATCH codes: ${patchCodes.join(",")}; errors: ${[...new Set(errors.map(e => e.msg))].join(" | ")}`,
+    `callback ${event.outcome ?? `did not end: ${event.error}`}; watcher PATCH codes: ${patches.map(p => p.code).join(",")}; ` +
+      `warnings/errors: ${[...new Set(records.map(e => e.msg))].join(" | ")}`,
   );
 
   progress("limit", "resetting the store to the placeholder and creating observe again");
@@ -495,13 +523,14 @@ async function findLimit(
     prefillError: error,
     event: { ...event, ms: durations(event) },
     patches,
-    errors,
+    calls,
+    records,
     recovery: { ...recovery, ms: durations(recovery), patchCodesAfter: codesAfter },
     steps,
   };
 }
 
-function errorDetail(r: { [k: string]: unknown }): string {
+function recordDetail(r: { [k: string]: unknown }): string {
   const rest = { ...r };
   for (const k of ["level", "time", "pid", "hostname"]) delete rest[k];
   return JSON.stringify(rest).slice(0, 2000);

@@ -35,7 +35,21 @@ export const MSG = {
   flush: "Sending updates to Pepr store", // controller/store.ts, the 4 s interval with writes queued
   added: "Watch event ADDED received", // processors/watch-processor.ts, before the callback runs
   deleted: "Watch event DELETED received",
+  callbackError: "Error executing watch callback", // processors/watch-processor.ts, callback threw
 } as const;
+
+/**
+ * A record that ends a failed watch callback: Pepr logs `Log.error(e, "Error executing watch
+ * callback")`; when `e` is a string (setItemAndWait's rejection) pino takes it as the message.
+ */
+export function isCallbackFailure(r: LogRecord): boolean {
+  return (
+    r.level >= 50 && (r.msg === MSG.callbackError || r.msg.startsWith("MAX_WAIT_TIME elapsed"))
+  );
+}
+
+/** Deadline for a callback that is expected to fail: the capability re-writes and waits again. */
+export const FAILURE_TIMEOUT_MS = 180_000;
 
 /** Deadline of every wait that is not an event (a kubectl call, a watch catching up). */
 export const STEP_TIMEOUT_MS = 60_000;
@@ -84,6 +98,9 @@ export interface EventRun {
   peprUpdateAt?: number;
   /** The watcher logged "observed". */
   observedAt?: number;
+  /** How the callback ended (as far as the run waited) and when. */
+  outcome?: "observed" | "failed";
+  endedAt?: number;
   /** The watcher's PATCHes to the store in this run's window, and their status codes. */
   patches?: number;
   patchCodes?: number[];
@@ -253,7 +270,7 @@ export class Bench {
    * One event: delete observe (if there), reset the capability's keys, wait until the watcher's
    * in-memory store has the reset, wait for the aimed phase of the flush interval, create
    * observe, and wait for the four keys in the CR and for "observed" (or, with `expectFailure`,
-   * for setItemAndWait's MAX_WAIT_TIME error).
+   * for the callback to end either way: `ok` then means it ended within the deadline).
    */
   async runEvent(phaseMs?: number, expectFailure = false): Promise<EventRun> {
     await this.deleteObserve();
@@ -279,14 +296,18 @@ export class Bench {
       ]);
       this.#observeUid = uid.trim();
       if (expectFailure) {
-        await this.mod.waitForLog(
-          `watcher "MAX_WAIT_TIME elapsed" error`,
+        // The capability retries on its own (capabilities/confirm-writes.ts): wait for the end of
+        // the callback, whichever way it ends.
+        const end = await this.mod.waitForLog(
+          `the watcher's callback to end ("observed" or "${MSG.callbackError}")`,
           r =>
-            r.level >= 50 &&
-            r.msg.startsWith("MAX_WAIT_TIME elapsed") &&
+            (r.msg === MSG.observed || isCallbackFailure(r)) &&
             this.mod.logs.indexOf(r) >= logsFrom,
-          eventTimeoutMs,
+          FAILURE_TIMEOUT_MS,
         );
+        run.endedAt = end.time;
+        run.outcome = end.msg === MSG.observed ? "observed" : "failed";
+        if (run.outcome === "observed") run.observedAt = end.time;
       } else {
         const visible = await this.watch.waitFor(
           "the four keys in the CR",
@@ -303,6 +324,8 @@ export class Bench {
           eventTimeoutMs,
         );
         run.observedAt = observed.time;
+        run.endedAt = observed.time;
+        run.outcome = "observed";
       }
       run.ok = true;
     } catch (err) {
