@@ -2,6 +2,8 @@
 // (histogram + CDF) and the scale curve (CR size and times against the key count, log scales).
 
 const FONT = `font-family="sans-serif" font-size="12"`;
+/** A white outline behind text that sits on top of lines. */
+const HALO = `paint-order="stroke" stroke="white" stroke-width="4"`;
 const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"];
 
 function esc(s: string): string {
@@ -139,7 +141,7 @@ export function latencyChart(
 
   markers.forEach((k, i) => {
     body.push(line(x(k.at), m.top, x(k.at), m.top + ph, `stroke="#555" stroke-dasharray="5,4"`));
-    body.push(text(x(k.at) + 4, m.top + 14 + i * 16, k.label, `fill="#333"`));
+    body.push(text(x(k.at) + 4, m.top + ph * 0.45 + i * 16, k.label, `fill="#333" ${HALO}`));
   });
 
   // legend
@@ -270,7 +272,12 @@ export function scaleChart(
         ),
       );
       body.push(
-        text(x(maxKeys.keys) - 4, top + panelH - 8, maxKeys.label, `text-anchor="end" fill="#333"`),
+        text(
+          x(maxKeys.keys) - 4,
+          top + panelH - 8,
+          maxKeys.label,
+          `text-anchor="end" fill="#333" ${HALO}`,
+        ),
       );
     }
     series.forEach((s, si) => {

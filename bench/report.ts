@@ -188,7 +188,7 @@ export function renderReport(r: Results): string {
     ),
   );
   p("![Latency histogram and CDF](latency.svg)");
-  p(...interpretation(r));
+  for (const paragraph of interpretation(r)) p(paragraph);
 
   p("## API calls");
   const counts = Object.entries(L.patchesPerEvent.counts)
@@ -276,7 +276,7 @@ export function renderReport(r: Results): string {
     ),
   );
   p("![CR size and times against the key count](scale.svg)");
-  p(...scaleInterpretation(r));
+  for (const paragraph of scaleInterpretation(r)) p(paragraph);
 
   if (r.limit) {
     const lim = r.limit;
@@ -325,7 +325,7 @@ export function renderReport(r: Results): string {
         ]),
       ),
     );
-    p(...limitInterpretation(r));
+    for (const paragraph of limitInterpretation(r)) p(paragraph);
     const rec = lim.recovery;
     p(
       "After resetting the store to the placeholder, `observe` was created once more: " +
@@ -378,7 +378,7 @@ function scaleRow(s: ScaleStep): string[] {
     return [
       int(s.keys),
       "–",
-      `rejected at ${int(s.rejected.attemptedKeys)} keys`,
+      `rejected at ${int(s.rejected.attemptedKeys)} keys (${int(s.storedKeys)} stored)`,
       "–",
       "–",
       "–",

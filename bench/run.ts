@@ -2,6 +2,7 @@
 // costs, what the watcher costs, and how far one PeprStore scales, on the local control plane.
 // Writes bench/results.json, bench/REPORT.md, bench/latency.svg and bench/scale.svg, prints
 // progress on stderr and, last on stdout: `median_s p95_s ratio_to_bound patches_per_event`.
+// `npm run bench -- --report` only re-renders the report and charts from results.json.
 //
 // Environment (defaults in brackets):
 //   BENCH_RUNS [30]                       events for the latency figures
@@ -13,7 +14,7 @@
 //                                         (each cut at 2000 characters), for debugging
 //   WATCHER_PORT_WAIT_MS [0]              (harness) wait for port 3000 if another watcher runs
 import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import * as prettier from "prettier";
 
@@ -603,7 +604,15 @@ async function writeOutputs(dir: string, results: Results): Promise<void> {
   writeFileSync(path.join(dir, "REPORT.md"), report);
 }
 
-main().catch(err => {
+/** `--report`: re-render REPORT.md and the charts from an existing results.json, measuring nothing. */
+async function reportOnly(): Promise<void> {
+  const { out } = config();
+  const results = JSON.parse(readFileSync(path.join(out, "results.json"), "utf8")) as Results;
+  await writeOutputs(out, results);
+  progress("report", `re-rendered ${out}/REPORT.md and the charts from results.json`);
+}
+
+(process.argv.includes("--report") ? reportOnly() : main()).catch(err => {
   process.stderr.write(
     `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
   );
