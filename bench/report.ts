@@ -267,9 +267,10 @@ export function renderReport(r: Results): string {
         "prefill",
         "created → CR",
         "created → observed",
-        "PATCH at API server ms",
-        "PATCH → bench watch ms",
-        "PATCH → watcher ms",
+        "PATCH received → completed ms",
+        "PATCH received → bench watch ms",
+        "PATCH received → watcher ms",
+        "watcher PATCHes per event",
         "watcher RSS / peak",
       ],
       r.scale.map(s => scaleRow(s)),
@@ -373,12 +374,15 @@ export function renderReport(r: Results): string {
 }
 
 function scaleRow(s: ScaleStep): string[] {
-  if (s.skipped) return [int(s.keys), "–", "–", "–", "–", "–", "–", "–", `not run: ${s.skipped}`];
+  if (s.skipped) {
+    return [int(s.keys), "–", "–", "–", "–", "–", "–", "–", "–", `not run: ${s.skipped}`];
+  }
   if (s.rejected) {
     return [
       int(s.keys),
       "–",
       `rejected at ${int(s.rejected.attemptedKeys)} keys (${int(s.storedKeys)} stored)`,
+      "–",
       "–",
       "–",
       "–",
@@ -397,6 +401,7 @@ function scaleRow(s: ScaleStep): string[] {
     ms1(v("patchServer")?.median),
     ms1(v("deliveryBench")?.median),
     ms1(v("deliveryPepr")?.median),
+    s.runs.map(r => r.patches ?? "–").join(", "),
     s.watcher ? `${mib(s.watcher.rssBytes)} / ${mib(s.watcher.peakRssBytes)}` : "–",
   ];
 }
