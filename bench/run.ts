@@ -173,6 +173,11 @@ async function main(): Promise<void> {
   const buildCheckSeconds = (Date.now() - started) / 1000;
   const machine = describeMachine(binary);
   buildModule(true);
+  // What the watcher runs: the sources as they are now (others may edit them during the run).
+  const source = moduleSource();
+  if (source.dirty.length > 0) {
+    progress("setup", `module sources have uncommitted changes: ${source.dirty.join("; ")}`);
+  }
   progress(
     "setup",
     `${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}, load ${loads[0].toFixed(2)}`,
@@ -320,7 +325,7 @@ async function main(): Promise<void> {
         prefillChunk: cfg.chunk,
       },
       machine,
-      module: moduleSource(),
+      module: source,
       pepr: timings,
       designBoundMs: bound,
       load: {
