@@ -1,12 +1,16 @@
-// Protection for the capability's Store writes against what Pepr 1.1.4's flusher loses
-// (node_modules/pepr/src/lib/controller/storeCache.ts):
+// Protection for the capability's Store writes against what Pepr 1.1.4 loses or misreports
+// (node_modules/pepr/src/lib/controller/storeCache.ts and store.ts):
 // - a PATCH that fails with anything but 422 re-queues `payload[Number(index)]`, i.e. `undefined`:
 //   the next flush sends nulls, gets a 422, and the writes are dropped;
 // - a successful PATCH deletes every queued write, including those queued while it was in flight;
-// - if the PeprStore CR is deleted, every PATCH fails (404) until the watcher restarts.
-// confirmWrites checks through Store.getItem that every write landed, re-writes what is missing
-// (bounded, with backoff) and, after a failed wait, checks that the CR itself exists and creates
-// it again as Pepr does at start-up if it is gone.
+// - if the PeprStore CR is deleted, every PATCH fails (404) until the watcher restarts, and the
+//   watch hands the Store the deleted CR's old data, so setItemAndWait can resolve on a key that
+//   is no longer anywhere;
+// - the watch is debounced by 1 s and the debounce restarts on every event, so while another
+//   client patches the CR more often than once a second the Store hears nothing.
+// confirmWrites therefore reads the CR back from the API server after the capability's wait,
+// re-writes what is missing (bounded, with backoff), and re-creates the CR, as Pepr does at
+// start-up, when it is gone. When the API server cannot be read it falls back to Store.getItem.
 import { K8s, kind, Log } from "pepr";
 
 /** How many times {@link confirmWrites} checks the store; between checks it re-writes. */
@@ -15,6 +19,8 @@ export const CONFIRM_ATTEMPTS = 4;
 export const CONFIRM_BACKOFF_MS = 1_000;
 /** Namespace of Pepr's store CRs (pepr src/lib/controller/store.ts). */
 export const STORE_NAMESPACE = "pepr-system";
+/** Pepr's placeholder in every store CR (pepr src/lib/controller/store.ts). */
+const PLACEHOLDER = { __pepr_do_not_delete__: "k-thx-bye" };
 
 /** The part of Pepr's Store that confirmWrites uses. */
 export interface StoreReader {
@@ -42,11 +48,13 @@ export interface ConfirmOptions {
   /** Default {@link CONFIRM_BACKOFF_MS}. */
   backoffMs?: number;
   /**
-   * Called after a wait failed, before the keys are checked: makes sure the store CR exists and
-   * resolves `true` if it had to be re-created. Pepr's in-memory copy of a deleted CR keeps the
-   * old data, so getItem cannot be trusted then: every key counts as missing.
+   * Reads this capability's keys as the API server holds them (see {@link readPersisted}):
+   * `null` when the store CR does not exist; throws when it cannot be read. Without it, or when it
+   * throws, keys are checked with Store.getItem.
    */
-  checkStore?: () => Promise<boolean>;
+  readPersisted?: () => Promise<Record<string, string> | null>;
+  /** Creates the store CR when readPersisted found none (see {@link createStore}). */
+  createStore?: () => Promise<void>;
 }
 
 /**
@@ -57,6 +65,7 @@ export interface ConfirmOptions {
  * @param store - the capability's Store
  * @param expected - every key the capability wrote, with its value
  * @param firstWait - the capability's own wait; its rejection is not final
+ * @param options - attempts, backoff, and how to read and re-create the store CR
  * @returns when every key is confirmed
  * @throws UnconfirmedWritesError naming the keys still missing (also logged as an error)
  */
@@ -70,10 +79,7 @@ export async function confirmWrites(
   const backoffMs = options.backoffMs ?? CONFIRM_BACKOFF_MS;
   let lastError = await failureOf(firstWait);
   for (let attempt = 1; ; attempt++) {
-    const recreated = lastError !== undefined && (await storeRecreated(options.checkStore));
-    const missing = Object.keys(expected).filter(
-      key => recreated || store.getItem(key) !== expected[key],
-    );
+    const missing = await missingKeys(store, expected, options);
     if (missing.length === 0) return;
     if (attempt >= attempts) {
       Log.error(
@@ -96,43 +102,83 @@ export async function confirmWrites(
   }
 }
 
-/** Runs `checkStore`; a failure to check (API server down) is logged and counts as "not re-created". */
-async function storeRecreated(checkStore?: () => Promise<boolean>): Promise<boolean> {
-  try {
-    return (await checkStore?.()) ?? false;
-  } catch (err) {
-    Log.warn({ err }, "store check failed");
-    return false;
+/** The keys of `expected` whose value is not persisted (or, when that cannot be read, not in the Store). */
+async function missingKeys(
+  store: StoreReader,
+  expected: Readonly<Record<string, string>>,
+  options: ConfirmOptions,
+): Promise<string[]> {
+  const keys = Object.keys(expected);
+  if (options.readPersisted) {
+    try {
+      const persisted = await options.readPersisted();
+      if (persisted !== null) return keys.filter(key => persisted[key] !== expected[key]);
+      try {
+        await options.createStore?.();
+      } catch (err) {
+        Log.warn({ err }, "store CR could not be re-created");
+      }
+      return keys;
+    } catch (err) {
+      Log.warn({ err }, "store CR could not be read: checking Store.getItem");
+    }
   }
+  return keys.filter(key => store.getItem(key) !== expected[key]);
 }
 
-/**
- * Creates the store CR `name` in pepr-system, with Pepr's placeholder, if it does not exist:
- * what Pepr's StoreController does at start-up, for a CR deleted while the watcher runs.
- *
- * @param name - the CR name, `pepr-<uuid>-store`
- * @returns `true` if the CR was missing and has been created
- * @throws the API error when the CR cannot be read (other than 404) or created
- */
-export async function ensureStoreExists(name: string): Promise<boolean> {
-  const stores = K8s(kind.GenericKind, {
+const peprStores = () =>
+  K8s(kind.GenericKind, {
     namespace: STORE_NAMESPACE,
     kindOverride: { group: "pepr.dev", version: "v1", kind: "PeprStore", plural: "peprstores" },
   });
+
+/**
+ * Reads a capability's keys from the store CR on the API server, with the `<capability>-v2-`
+ * prefix removed (as Store.getItem sees them).
+ *
+ * @param name - the CR name, `pepr-<uuid>-store`
+ * @param capability - the capability whose keys to return
+ * @returns the keys and values, or `null` when the CR does not exist
+ * @throws the API error when the CR cannot be read for another reason
+ */
+export async function readPersisted(
+  name: string,
+  capability: string,
+): Promise<Record<string, string> | null> {
+  let cr: kind.GenericKind;
   try {
-    await stores.Get(name);
-    return false;
+    cr = await peprStores().Get(name);
   } catch (err) {
-    if ((err as { status?: number }).status !== 404) throw err;
+    if ((err as { status?: number }).status === 404) return null;
+    throw err;
   }
+  const prefix = `${capability}-v2-`;
+  const data = (cr.data ?? {}) as Record<string, string>;
+  return Object.fromEntries(
+    Object.entries(data)
+      .filter(([key]) => key.startsWith(prefix))
+      .map(([key, value]) => [key.slice(prefix.length), value]),
+  );
+}
+
+/**
+ * Creates the store CR with Pepr's placeholder, as Pepr's StoreController does at start-up.
+ *
+ * @param name - the CR name, `pepr-<uuid>-store`
+ * @throws the API error when it cannot be created
+ */
+export async function createStore(name: string): Promise<void> {
   Log.warn({ name, namespace: STORE_NAMESPACE }, "store CR missing: creating it again");
-  await stores.Create({
+  await peprStores().Create({
     apiVersion: "pepr.dev/v1",
     kind: "PeprStore",
-    metadata: { name, namespace: STORE_NAMESPACE, labels: { "pepr.dev-cacheID": `${Date.now()}` } },
-    data: { __pepr_do_not_delete__: "k-thx-bye" },
+    metadata: {
+      name,
+      namespace: STORE_NAMESPACE,
+      labels: { "pepr.dev-cacheID": `${Date.now()}` },
+    },
+    data: PLACEHOLDER,
   } as kind.GenericKind);
-  return true;
 }
 
 async function failureOf(wait: Promise<unknown>): Promise<unknown> {

@@ -1,7 +1,7 @@
 import { Capability, Log, a } from "pepr";
 
 import cfg from "../package.json";
-import { confirmWrites, ensureStoreExists } from "./confirm-writes";
+import { confirmWrites, createStore, readPersisted } from "./confirm-writes";
 
 const name = "hello-pepr-store-resources";
 
@@ -35,9 +35,10 @@ const storeName = `pepr-${cfg.pepr.uuid}-store`;
  *   kubectl create cm observe -n hello-pepr-store-resources
  *
  * Queues `a`, `b` and `c` for the next Store flush, writes `https://observed` and waits until the
- * PeprStore watch reports that key back. Then confirmWrites checks that all four keys landed and
- * re-writes any that Pepr's flusher lost (bounded, with backoff), so "observed" is logged only when
- * all four are in the store; otherwise it logs "store writes not confirmed" and rejects.
+ * PeprStore watch reports that key back. Then confirmWrites reads the CR back, re-writes any key
+ * that Pepr lost (bounded, with backoff) and re-creates the CR if it was deleted, so "observed" is
+ * logged only when all four are persisted; otherwise it logs "store writes not confirmed" and
+ * rejects.
  */
 When(a.ConfigMap)
   .IsCreated()
@@ -48,7 +49,8 @@ When(a.ConfigMap)
     Store.setItem("c", "3");
     const observed = Store.setItemAndWait("https://observed", "yay");
     await confirmWrites(Store, OBSERVE_WRITES, observed, {
-      checkStore: () => ensureStoreExists(storeName),
+      readPersisted: () => readPersisted(storeName, name),
+      createStore: () => createStore(storeName),
     });
     Log.info("observed");
   });

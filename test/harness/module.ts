@@ -15,6 +15,8 @@ import { seconds, TimeoutError, waitFor } from "./wait";
 
 /** Log line that says the watcher's store is loaded and bindings are live (pepr src/lib/controller/index.ts). */
 export const STARTUP_COMPLETE = "Controller startup complete";
+/** Error record when Pepr's first store Get and Create both failed (src/lib/controller/store.ts). */
+export const STORE_CREATE_FAILED = "Failed to create Pepr store";
 /** Deadline for {@link STARTUP_COMPLETE}: Pepr waits up to 3 s of jitter before reading its store. */
 export const DEFAULT_MODULE_START_TIMEOUT_MS = 60_000;
 /** Port of the watcher's HTTPS server; fixed in Pepr, so one watcher per machine. */
@@ -230,11 +232,17 @@ export async function startModule(
   void proc.exited.finally(() => rmSync(tlsDir, { recursive: true, force: true }));
   if (options.waitReady ?? true) {
     try {
-      await proc.waitForLog(
+      const first = await proc.waitForLog(
         `watcher "${STARTUP_COMPLETE}"`,
-        r => r.msg === STARTUP_COMPLETE,
+        r => r.msg === STARTUP_COMPLETE || r.msg === STORE_CREATE_FAILED,
         options.timeoutMs ?? DEFAULT_MODULE_START_TIMEOUT_MS,
       );
+      if (first.msg === STORE_CREATE_FAILED) {
+        throw new Error(
+          `the watcher could not read or create its PeprStore (is the PeprStore CRD installed and ` +
+            `the pepr-system namespace there?); Pepr 1.1.4 does not retry, so it would never start`,
+        );
+      }
     } catch (err) {
       await proc.stop();
       const tail = [

@@ -17,10 +17,12 @@ export interface LoadedCapability {
   /** kubernetes-fluent-client's WatchPhase enum from the same registry as the capability. */
   WatchPhase: typeof WatchPhase;
   /**
-   * Stands in for confirm-writes' ensureStoreExists (which reads the CR from the cluster), so unit
-   * tests make no API calls and can assert when the capability checks for its store CR.
+   * Stand in for confirm-writes' readPersisted and createStore (which call the API server), so
+   * unit tests make no API calls and decide what the "cluster" holds. readPersisted resolves `{}`
+   * until a test sets an implementation.
    */
-  ensureStoreExists: jest.Mock<Promise<boolean>, [string]>;
+  readPersisted: jest.Mock<Promise<Record<string, string> | null>, [string, string]>;
+  createStore: jest.Mock<Promise<void>, [string]>;
 }
 
 interface WritableStream {
@@ -56,17 +58,27 @@ export async function loadCapability(): Promise<LoadedCapability> {
       return true;
     });
 
-    const ensureStoreExists = jest.fn<Promise<boolean>, [string]>(async () => false);
+    const readPersisted = jest.fn<Promise<Record<string, string> | null>, [string, string]>(
+      async () => ({}),
+    );
+    const createStore = jest.fn<Promise<void>, [string]>(async () => undefined);
     jest.doMock("../../capabilities/confirm-writes", () => ({
       ...jest.requireActual("../../capabilities/confirm-writes"),
-      ensureStoreExists,
+      readPersisted,
+      createStore,
     }));
 
     const { WatchPhase } = await import("kubernetes-fluent-client/dist/fluent/shared-types");
     const { HelloPeprStoreResources } = await import(
       "../../capabilities/hello-pepr-store-resources"
     );
-    loaded = { capability: HelloPeprStoreResources, logs, WatchPhase, ensureStoreExists };
+    loaded = {
+      capability: HelloPeprStoreResources,
+      logs,
+      WatchPhase,
+      readPersisted,
+      createStore,
+    };
   });
 
   if (loaded === undefined) {

@@ -23,19 +23,17 @@ const expectedWrites: SentWrite[] = [
   ["add", ["v2-https:~1~1observed"], "yay"],
 ];
 
+const STORE_CR = "pepr-hello-pepr-store-resources-store";
+const CAPABILITY = "hello-pepr-store-resources";
+
 /**
  * Loads the capability and connects a recording sender to the real Pepr Storage behind its
- * `Store`, the way StoreController does with `registerStore()` and `registerSender()`.
+ * `Store`, the way StoreController does with `registerStore()` and `registerSender()`. The
+ * "cluster" the capability reads back from (confirm-writes' readPersisted) follows what the
+ * Storage receives, unless a test sets it apart with `setCluster`.
  */
-async function setUp(): Promise<{
-  run: () => Promise<void>;
-  receive: (data: Record<string, string>) => void;
-  sent: SentWrite[];
-  observedLogs: () => unknown[];
-  logs: (msg: string) => Record<string, unknown>[];
-  ensureStoreExists: jest.Mock<Promise<boolean>, [string]>;
-}> {
-  const { capability, logs, WatchPhase, ensureStoreExists } = await loadCapability();
+async function setUp() {
+  const { capability, logs, WatchPhase, readPersisted, createStore } = await loadCapability();
 
   const storage = capability.registerStore();
   // The Store the callback uses delegates to this very Storage instance.
@@ -47,6 +45,10 @@ async function setUp(): Promise<{
     sent.push([op, keys, value]);
   });
 
+  // What the API server holds for the capability, keys without "v2-"; null: no CR.
+  let cluster: Record<string, string> | null = {};
+  readPersisted.mockImplementation(async () => cluster);
+
   const [binding] = capability.bindings;
   const watchCallback = binding.watchCallback;
   if (watchCallback === undefined) {
@@ -55,13 +57,25 @@ async function setUp(): Promise<{
 
   return {
     run: async () => watchCallback(observeConfigMap, WatchPhase.Added),
-    receive: data => storage.receive(data),
-    ensureStoreExists,
+    /** The PeprStore watch delivers `data`, which is also what the API server now holds. */
+    receive: (data: Record<string, string>) => {
+      storage.receive(data);
+      cluster = Object.fromEntries(
+        Object.entries(data).map(([k, v]) => [k.replace(/^v2-/, ""), v]),
+      );
+    },
+    /** Only Pepr's in-memory Store gets `data` (a stale or debounced view). */
+    receiveStale: (data: Record<string, string>) => storage.receive(data),
+    setCluster: (data: Record<string, string> | null) => {
+      cluster = data;
+    },
+    readPersisted,
+    createStore,
     sent,
     observedLogs: () =>
       logs.filter(r => r.msg === "observed").map(({ level, msg }) => ({ level, msg })),
     // The records with this msg, without pino's time, pid and hostname.
-    logs: msg =>
+    logs: (msg: string) =>
       logs
         .filter(r => r.msg === msg)
         .map(r =>
@@ -73,7 +87,7 @@ async function setUp(): Promise<{
 }
 
 describe("observeWatch against Pepr's Storage", () => {
-  // Storage.setItemAndWait arms a 15 s timer. Fake timers let the timeout test jump to it and
+  // Storage.setItemAndWait arms a 15 s timer. Fake timers let the timeout tests jump to it and
   // let afterEach drop the timers of waits a test leaves pending. setImmediate stays real for
   // nextTurn().
   beforeEach(() => {
@@ -95,8 +109,8 @@ describe("observeWatch against Pepr's Storage", () => {
     expect(result.state).toBe("pending");
   });
 
-  it("logs observed only after the store reports https://observed back", async () => {
-    const { run, receive, sent, observedLogs } = await setUp();
+  it("logs observed only after the store reports https://observed back and the CR holds all four", async () => {
+    const { run, receive, sent, observedLogs, readPersisted } = await setUp();
 
     const result = track(run());
     await nextTurn();
@@ -110,17 +124,19 @@ describe("observeWatch against Pepr's Storage", () => {
     await nextTurn();
     expect(result.state).toBe("pending");
     expect(observedLogs()).toEqual([]);
+    expect(readPersisted).not.toHaveBeenCalled();
 
     receive(allFourInTheCR);
     await nextTurn();
 
     expect(result.state).toBe("resolved");
+    expect(readPersisted.mock.calls).toEqual([[STORE_CR, CAPABILITY]]);
     expect(observedLogs()).toEqual([{ level: 30, msg: "observed" }]);
     expect(sent).toEqual(expectedWrites);
   });
 
   it("re-writes every key still missing after Pepr's 15 s wait, then logs observed", async () => {
-    const { run, receive, sent, logs, ensureStoreExists } = await setUp();
+    const { run, receive, sent, logs } = await setUp();
 
     const result = track(run());
     // Pepr's flusher lost the writes: nothing comes back within MAX_WAIT_TIME.
@@ -138,8 +154,6 @@ describe("observeWatch against Pepr's Storage", () => {
     ]);
 
     // After the 1 s backoff all four are written again, each with setItemAndWait.
-    // After a failed wait the capability first makes sure its store CR exists.
-    expect(ensureStoreExists.mock.calls).toEqual([["pepr-hello-pepr-store-resources-store"]]);
     await jest.advanceTimersByTimeAsync(1_000);
     expect(sent).toEqual([...expectedWrites, ...expectedWrites]);
     expect(logs("observed")).toEqual([]);
@@ -170,28 +184,51 @@ describe("observeWatch against Pepr's Storage", () => {
     expect(logs("observed")).toEqual([{ level: 30, msg: "observed" }]);
   });
 
-  it("re-writes all four when its store CR had to be re-created, whatever Pepr's stale copy says", async () => {
-    const { run, receive, sent, logs, ensureStoreExists } = await setUp();
-    // Pepr's in-memory copy still holds the keys of a CR that was deleted.
-    receive(allFourInTheCR);
-    ensureStoreExists.mockResolvedValueOnce(true);
+  it("re-creates a deleted store CR and re-writes all four, though Pepr's stale copy has them", async () => {
+    const { run, receive, receiveStale, setCluster, sent, logs, createStore } = await setUp();
+    setCluster(null);
 
     const result = track(run());
-    await jest.advanceTimersByTimeAsync(15_000);
+    await nextTurn();
+    // Pepr's watch hands the Storage the deleted CR's old data: setItemAndWait resolves on it.
+    receiveStale(allFourInTheCR);
+    await nextTurn();
+    expect(createStore.mock.calls).toEqual([[STORE_CR]]);
     expect(logs("re-writing store keys")).toEqual([
       expect.objectContaining({ missing: ["a", "b", "c", "https://observed"], attempt: 1 }),
     ]);
+    expect(logs("observed")).toEqual([]);
+
+    setCluster({});
     await jest.advanceTimersByTimeAsync(1_000);
     expect(sent).toEqual([...expectedWrites, ...expectedWrites]);
-
     receive(allFourInTheCR);
     await nextTurn();
     expect(result.state).toBe("resolved");
     expect(logs("observed")).toEqual([{ level: 30, msg: "observed" }]);
   });
 
+  it("falls back to Store.getItem when the CR cannot be read", async () => {
+    const { run, receiveStale, readPersisted, logs } = await setUp();
+    readPersisted.mockRejectedValue(new Error("connect ECONNREFUSED 127.0.0.1:6443"));
+
+    const result = track(run());
+    await nextTurn();
+    receiveStale(allFourInTheCR);
+    await nextTurn();
+
+    expect(result.state).toBe("resolved");
+    expect(logs("store CR could not be read: checking Store.getItem")).toEqual([
+      expect.objectContaining({
+        level: 40,
+        err: expect.objectContaining({ message: "connect ECONNREFUSED 127.0.0.1:6443" }),
+      }),
+    ]);
+    expect(logs("observed")).toEqual([{ level: 30, msg: "observed" }]);
+  });
+
   it("rejects naming the missing keys, and logs no observed, when 4 checks fail", async () => {
-    const { run, receive, sent, logs, ensureStoreExists } = await setUp();
+    const { run, receive, sent, logs, readPersisted } = await setUp();
 
     const running = run();
     const result = track(running);
@@ -204,7 +241,7 @@ describe("observeWatch against Pepr's Storage", () => {
       "store writes not confirmed after 4 checks: missing a, b, c, https://observed",
     );
     expect(sent).toHaveLength(4 * 4);
-    expect(ensureStoreExists).toHaveBeenCalledTimes(4);
+    expect(readPersisted).toHaveBeenCalledTimes(4);
     expect(logs("re-writing store keys").map(r => r.delayMs)).toEqual([1_000, 2_000, 4_000]);
     expect(logs("store writes not confirmed")).toEqual([
       {

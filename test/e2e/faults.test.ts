@@ -1,0 +1,208 @@
+// Lose nothing: the faults Pepr 1.1.4's store flusher does not survive on its own, on the real
+// control plane. Each test asserts the exact CR data at the end.
+
+import {
+  createConfigMap,
+  ensureNamespace,
+  getStore,
+  kubectl,
+  kubectlRun,
+  STORE_NAMESPACE,
+  waitForStore,
+} from "../harness/kube";
+import type { AuditEvent } from "../harness/kube";
+import { LogRecord, ModuleProcess, startModule } from "../harness/module";
+import { storeName } from "../harness/paths";
+import { sleep, waitFor } from "../harness/wait";
+import {
+  EXPECTED_DATA,
+  MODULE_NAMESPACE,
+  Scenario,
+  observedRecords,
+  patchesSince,
+  report,
+  startScenario,
+  waitForWatchEvent,
+} from "./scenario";
+
+/** The outage the first test simulates. */
+const OUTAGE_MS = 10_000;
+/**
+ * Deadline for "observed" when the capability has to re-write: Pepr's 15 s wait, a 1 s backoff,
+ * the next 4 s flush and 1 s debounce, with room for a slow machine.
+ */
+const RECOVERY_TIMEOUT_MS = 90_000;
+const ALL_FOUR = ["a", "b", "c", "https://observed"];
+
+const byMsg = (mod: ModuleProcess, msg: string): LogRecord[] => mod.logs.filter(r => r.msg === msg);
+const waitObserved = (mod: ModuleProcess, n = 1): Promise<true> =>
+  waitFor(
+    `${n} watcher "observed" records`,
+    () => (observedRecords(mod).length >= n ? true : undefined),
+    RECOVERY_TIMEOUT_MS,
+  );
+
+describe("faults", () => {
+  let s: Scenario | undefined;
+  let restarted: ModuleProcess | undefined;
+
+  beforeEach(async () => {
+    s = await startScenario();
+    await s.mod.waitForLog(`watcher "Scheduling processed"`, r => r.msg === "Scheduling processed");
+    await ensureNamespace(s.cp, MODULE_NAMESPACE);
+  });
+
+  afterEach(async () => {
+    await restarted?.stop();
+    restarted = undefined;
+    await s?.stop();
+    s = undefined;
+  });
+
+  it("kube-apiserver stopped right after observe is created, back 10 s later: all four keys land", async () => {
+    const sc = s as Scenario;
+    const createdAt = Date.now();
+    await createConfigMap(sc.cp, MODULE_NAMESPACE, "observe");
+    await waitForWatchEvent(sc.mod, "ADDED", MODULE_NAMESPACE, "observe");
+    await sc.cp.stopAPIServer();
+    await sleep(OUTAGE_MS);
+    await sc.cp.startAPIServer();
+
+    await waitObserved(sc.mod);
+    report(
+      "API server outage: observe created -> observed",
+      observedRecords(sc.mod)[0].time - createdAt,
+    );
+    expect((await getStore(sc.cp))?.data).toEqual(EXPECTED_DATA);
+    // Pepr's flusher lost the four writes (its retry re-queues undefined, then a 422 drops them);
+    // the capability re-wrote all of them once.
+    expect(byMsg(sc.mod, "Pepr store update failure").length).toBeGreaterThan(0);
+    expect(byMsg(sc.mod, "re-writing store keys")).toEqual([
+      expect.objectContaining({ level: 40, missing: ALL_FOUR, attempt: 1 }),
+    ]);
+    expect(byMsg(sc.mod, "store writes not confirmed")).toEqual([]);
+  });
+
+  it("watcher SIGKILLed before its flush and restarted: the store is intact, no extra keys", async () => {
+    const sc = s as Scenario;
+    await createConfigMap(sc.cp, MODULE_NAMESPACE, "observe");
+    await waitForWatchEvent(sc.mod, "ADDED", MODULE_NAMESPACE, "observe");
+    sc.mod.kill("SIGKILL");
+    expect(await sc.mod.exited).toBe("SIGKILL");
+    expect((await getStore(sc.cp))?.data).toEqual({ __pepr_do_not_delete__: "k-thx-bye" });
+
+    // The restarted watcher lists ConfigMaps, sees observe as added, and runs the capability.
+    restarted = await startModule(sc.cp);
+    await waitObserved(restarted);
+    expect((await getStore(sc.cp))?.data).toEqual(EXPECTED_DATA);
+  });
+
+  it("watcher SIGKILLed right after its PATCH and restarted: it reads the four keys back", async () => {
+    const sc = s as Scenario;
+    const createdAt = Date.now();
+    await createConfigMap(sc.cp, MODULE_NAMESPACE, "observe");
+    await waitFor("the flush PATCH", () =>
+      patchesSince(sc.cp, createdAt).length > 0 ? true : undefined,
+    );
+    sc.mod.kill("SIGKILL");
+    await sc.mod.exited;
+
+    restarted = await startModule(sc.cp);
+    // What Pepr hands the capability's Storage at start-up (Store.getItem reads it).
+    const update = await restarted.waitForLog(
+      `watcher "Pepr Store update"`,
+      r => r.msg === "Pepr Store update",
+    );
+    expect(update.data).toEqual(EXPECTED_DATA);
+    await waitObserved(restarted);
+    expect((await getStore(sc.cp))?.data).toEqual(EXPECTED_DATA);
+    expect(byMsg(restarted, "re-writing store keys")).toEqual([]);
+  });
+
+  it("another client patching the same CR during the flush: neither side loses keys", async () => {
+    const sc = s as Scenario;
+    const written: Record<string, string> = {};
+    let stop = false;
+    // An outside writer adds its own keys to the CR, one JSON patch every few hundred ms. Each
+    // patch restarts Pepr's 1 s watch debounce, so while it writes the Store hears nothing and
+    // setItemAndWait runs into its 15 s limit: the capability then confirms by reading the CR.
+    const writer = (async () => {
+      for (let i = 0; !stop; i++) {
+        const key = `external-writer-${i}`;
+        const patch = JSON.stringify([{ op: "add", path: `/data/${key}`, value: `${i}` }]);
+        const r = await kubectlRun(sc.cp, [
+          "patch",
+          "peprstore",
+          storeName(),
+          "-n",
+          STORE_NAMESPACE,
+          "--type=json",
+          "-p",
+          patch,
+        ]);
+        if (r.code === 0) written[key] = `${i}`;
+      }
+    })();
+    let modulePatch: AuditEvent | undefined;
+    const createdAt = Date.now();
+    try {
+      await createConfigMap(sc.cp, MODULE_NAMESPACE, "observe");
+      await waitObserved(sc.mod);
+      modulePatch = patchesSince(sc.cp, createdAt).find(p =>
+        JSON.stringify(p.requestObject).includes("v2-a"),
+      );
+      // keep writing through one more flush interval
+      await waitFor(
+        "8 s of outside writes",
+        () => (Date.now() - createdAt > 8_000 ? true : undefined),
+        30_000,
+      );
+    } finally {
+      stop = true;
+      await writer;
+    }
+
+    const expected = { ...EXPECTED_DATA, ...written };
+    const store = await waitForStore(
+      sc.cp,
+      "with every key",
+      d => Object.keys(d).length === Object.keys(expected).length,
+    );
+    expect(store.data).toEqual(expected);
+    // The outside writes really overlapped the module's flush: some landed before it, some after.
+    const flushedAt = Date.parse(modulePatch?.stageTimestamp ?? "");
+    const outside = patchesSince(sc.cp, createdAt)
+      .filter(p => p !== modulePatch)
+      .map(p => Date.parse(p.stageTimestamp));
+    expect(outside.some(t => t < flushedAt)).toBe(true);
+    expect(outside.some(t => t > flushedAt)).toBe(true);
+    expect(byMsg(sc.mod, "store writes not confirmed")).toEqual([]);
+    report(
+      `concurrent writer (${Object.keys(written).length} outside keys kept): observe created -> observed`,
+      observedRecords(sc.mod)[0].time - createdAt,
+    );
+  });
+
+  it("PeprStore CR deleted while the watcher runs: re-created, and the next event's keys land", async () => {
+    const sc = s as Scenario;
+    await createConfigMap(sc.cp, MODULE_NAMESPACE, "observe");
+    await waitObserved(sc.mod, 1);
+    await kubectl(sc.cp, ["delete", "peprstore", storeName(), "-n", STORE_NAMESPACE]);
+    await kubectl(sc.cp, ["delete", "configmap", "observe", "-n", MODULE_NAMESPACE]);
+    const recreatedAt = Date.now();
+    await createConfigMap(sc.cp, MODULE_NAMESPACE, "observe");
+
+    await waitObserved(sc.mod, 2);
+    report(
+      "CR deleted: observe re-created -> observed",
+      observedRecords(sc.mod)[1].time - recreatedAt,
+    );
+    expect((await getStore(sc.cp))?.data).toEqual(EXPECTED_DATA);
+    expect(byMsg(sc.mod, "store CR missing: creating it again")).toHaveLength(1);
+    // Pepr's own flush of the event 404s and poisons its queue, so a second re-write can be needed.
+    expect(byMsg(sc.mod, "re-writing store keys")[0]).toEqual(
+      expect.objectContaining({ missing: ALL_FOUR, attempt: 1 }),
+    );
+    expect(byMsg(sc.mod, "store writes not confirmed")).toEqual([]);
+  });
+});
