@@ -192,11 +192,11 @@ export function scaleChart(
   maxKeys: { keys: number; label: string } | undefined,
 ): string {
   const W = 800;
-  const H = 720;
+  const H = 790;
   const m = { left: 80, right: 30, top: 40 };
   const pw = W - m.left - m.right;
   const panelH = 250;
-  const gap = 90;
+  const gap = 130;
   const allKeys = [...size.points, ...times.flatMap(t => t.points)].map(p => p.keys);
   if (maxKeys) allKeys.push(maxKeys.keys);
   const xTicks = decades(Math.min(...allKeys), Math.max(...allKeys));
@@ -293,11 +293,11 @@ export function scaleChart(
           `<circle cx="${x(p.keys).toFixed(1)}" cy="${y(p.value).toFixed(1)}" r="3.5" fill="${color}"/>`,
         );
       }
-      const ly = top + 16 + si * 16;
-      body.push(
-        line(m.left + 10, ly - 4, m.left + 28, ly - 4, `stroke="${color}" stroke-width="2"`),
-      );
-      body.push(text(m.left + 34, ly, s.label));
+      // Legend below the x-axis title, two columns: the plot area stays free.
+      const lx = m.left + (si % 2) * (pw / 2);
+      const ly = top + panelH + 58 + Math.floor(si / 2) * 16;
+      body.push(line(lx, ly - 4, lx + 18, ly - 4, `stroke="${color}" stroke-width="2"`));
+      body.push(text(lx + 24, ly, s.label));
     });
   };
 
