@@ -152,7 +152,7 @@ describe(`dist/pepr-module-${uuid}.yaml`, () => {
     expect(code.equals(readFileSync(bundlePath))).toBe(true);
   });
 
-  it("grants the ServiceAccount exactly the scoped rules Pepr 1.1.4 derives", () => {
+  it("grants the ServiceAccount the scoped rules Pepr 1.1.4 derives plus the list rules of pepr.rbac", () => {
     const binding = find("ClusterRoleBinding", `pepr-${uuid}`);
     expect(binding.roleRef).toEqual({
       apiGroup: "rbac.authorization.k8s.io",
@@ -164,22 +164,28 @@ describe(`dist/pepr-module-${uuid}.yaml`, () => {
     ]);
 
     const rules = find("ClusterRole", `pepr-${uuid}`).rules as PolicyRule[];
+    // package.json pepr.rbac adds `list` (kubernetes-fluent-client lists before it watches);
+    // Pepr puts custom rules first and merges verbs per group/resource.
     expect(rules).toEqual([
+      { apiGroups: [""], resources: ["configmaps"], verbs: ["list", "watch"] },
       {
         apiGroups: ["pepr.dev"],
         resources: ["peprstores"],
-        verbs: ["create", "get", "patch", "watch"],
+        verbs: ["list", "create", "get", "patch", "watch"],
       },
       {
         apiGroups: ["apiextensions.k8s.io"],
         resources: ["customresourcedefinitions"],
         verbs: ["patch", "create"],
       },
-      { apiGroups: [""], resources: ["configmaps"], verbs: ["watch"] },
     ]);
-    expect(allows(rules, "", "configmaps", "watch")).toBe(true);
-    for (const verb of ["get", "create", "patch", "watch"]) {
+    for (const verb of ["list", "watch"]) {
+      expect(allows(rules, "", "configmaps", verb)).toBe(true);
+    }
+    for (const verb of ["list", "get", "create", "patch", "watch"]) {
       expect(allows(rules, "pepr.dev", "peprstores", verb)).toBe(true);
     }
+    expect(allows(rules, "", "configmaps", "create")).toBe(false);
+    expect(allows(rules, "", "secrets", "get")).toBe(false);
   });
 });
