@@ -116,6 +116,8 @@ export interface Results {
     notFresh: number;
     summary: Partial<Record<BreakdownKey, Summary>>;
     patchesPerEvent: { mean: number; min: number; max: number; counts: Record<string, number> };
+    /** Every call the watcher made per event ("<verb> <path>"), from the same windows. */
+    callsPerEvent?: Record<string, { min: number; max: number; mean: number }>;
     ratio: { median: number; p95: number; max: number };
   };
   scale: ScaleStep[];

@@ -148,7 +148,27 @@ function countPatches(audit: AuditTail, store: string, runs: EventRun[], endMs: 
     const patches = watcherPatches(audit, store, run.spawnAt, to);
     run.patches = patches.length;
     run.patchCodes = patches.map(p => p.responseStatus?.code ?? 0);
+    run.calls = Object.fromEntries(
+      watcherCalls(audit, run.spawnAt, to).map(c => [`${c.verb} ${c.path}`, c.count]),
+    );
   });
+}
+
+/** Per call ("<verb> <path>"), how many the watcher made per event: min, max and mean. */
+function callsPerEvent(
+  runs: EventRun[],
+): Record<string, { min: number; max: number; mean: number }> {
+  const keys = new Set(runs.flatMap(r => Object.keys(r.calls ?? {})));
+  const out: Record<string, { min: number; max: number; mean: number }> = {};
+  for (const key of keys) {
+    const n = runs.map(r => r.calls?.[key] ?? 0);
+    out[key] = {
+      min: Math.min(...n),
+      max: Math.max(...n),
+      mean: round(n.reduce((a, b) => a + b, 0) / n.length, 3),
+    };
+  }
+  return out;
 }
 
 async function main(): Promise<void> {
@@ -361,6 +381,7 @@ async function main(): Promise<void> {
         failures: latencyRuns.length - okRuns.length,
         notFresh: okRuns.filter(r => !r.fresh).length,
         summary,
+        callsPerEvent: callsPerEvent(latencyRuns),
         patchesPerEvent: {
           mean: round(patchCounts.reduce((a, b) => a + b, 0) / patchCounts.length, 3),
           min: Math.min(...patchCounts),

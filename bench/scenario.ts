@@ -104,6 +104,8 @@ export interface EventRun {
   /** The watcher's PATCHes to the store in this run's window, and their status codes. */
   patches?: number;
   patchCodes?: number[];
+  /** Every API call of the watcher in this run's window, "<verb> <path>" → count. */
+  calls?: Record<string, number>;
   /** Watcher records with level >= 50 (error) from the create on. */
   errors: ErrorRecord[];
 }
