@@ -64,22 +64,9 @@ describeLocal("local control plane", () => {
     cp = await startControlPlane({ dataDir });
     await kubectl(cp, ["create", "namespace", "short-lived"]);
     // the serviceaccount and root-ca-cert-publisher controllers fill every new namespace
-    await kubectl(cp, [
-      "wait",
-      "--for=create",
-      "--timeout=30s",
-      "-n",
-      "short-lived",
-      "configmap/kube-root-ca.crt",
-    ]);
-    await kubectl(cp, [
-      "wait",
-      "--for=create",
-      "--timeout=30s",
-      "-n",
-      "short-lived",
-      "serviceaccount/default",
-    ]);
+    for (const object of ["configmap/kube-root-ca.crt", "serviceaccount/default"]) {
+      await kubectl(cp, ["wait", "--for=create", "--timeout=30s", "-n", "short-lived", object]);
+    }
     await kubectl(cp, ["delete", "namespace", "short-lived", "--timeout=60s"]);
     const gone = await kubectlRun(cp, ["get", "namespace", "short-lived"]);
     expect(gone.code).toBe(1);

@@ -124,6 +124,9 @@ describe("a PeprStore written before the v2 key format", () => {
     CACHE_ID_OP,
   ];
 
+  const waitForMigration = (c: ControlPlane) =>
+    waitForStore(c, "migrated", d => "hello-pepr-store-resources-v2-testing" in d);
+
   beforeEach(async () => {
     cp = await startControlPlane();
     await prepareCluster(cp);
@@ -142,12 +145,7 @@ describe("a PeprStore written before the v2 key format", () => {
     });
     const startedAt = Date.now();
     mod = await startModule(cp);
-    const store = await waitForStore(
-      cp,
-      "migrated",
-      d => "hello-pepr-store-resources-v2-testing" in d,
-    );
-    expect(store.data).toEqual(MIGRATED);
+    expect((await waitForMigration(cp)).data).toEqual(MIGRATED);
     expect(patchesSince(cp, startedAt).map(p => p.requestObject)).toContainEqual(MIGRATION_PATCH);
   });
 
@@ -169,11 +167,6 @@ describe("a PeprStore written before the v2 key format", () => {
     await mod.stop();
 
     mod = await startModule(cp);
-    const store = await waitForStore(
-      cp,
-      "migrated",
-      d => "hello-pepr-store-resources-v2-testing" in d,
-    );
-    expect(store.data).toEqual(MIGRATED);
+    expect((await waitForMigration(cp)).data).toEqual(MIGRATED);
   });
 });
