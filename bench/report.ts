@@ -82,6 +82,12 @@ export function renderReport(r: Results): string {
           `${L.patchesPerEvent.mean} (min ${L.patchesPerEvent.min}, max ${L.patchesPerEvent.max}, ${L.runs.length} events)`,
         ],
         [
+          "all API calls of the watcher per event (mean)",
+          Object.entries(L.callsPerEvent ?? {})
+            .map(([call, n]) => `${n.mean} ${call.split(" ")[0].toUpperCase()}`)
+            .join(" + ") || "–",
+        ],
+        [
           "GET/LIST/WATCH calls of the watcher during start-up",
           `${r.watcher.startupGetListWatch} (of ${r.watcher.startupAllCalls} calls)`,
         ],
