@@ -126,6 +126,8 @@ async function missingKeys(
   return keys.filter(key => store.getItem(key) !== expected[key]);
 }
 
+// A kindOverride rather than store/peprstore.ts's RegisterKind'd class: RegisterKind keys kinds by
+// class name, and in the minified module bundle that name can collide with Pepr's own Store kind.
 const peprStores = () =>
   K8s(kind.GenericKind, {
     namespace: STORE_NAMESPACE,

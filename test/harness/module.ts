@@ -328,20 +328,3 @@ function watchProcess(child: ChildProcess, echo: boolean): ModuleProcess {
     },
   };
 }
-
-/** Waits until the watcher process has logged `msg` `count` times; returns those records. */
-export function waitForLogCount(
-  proc: ModuleProcess,
-  msg: string,
-  count: number,
-  timeoutMs?: number,
-): Promise<LogRecord[]> {
-  return waitFor(
-    `${count} watcher records "${msg}"`,
-    () => {
-      const found = proc.logs.filter(r => r.msg === msg);
-      return found.length >= count ? found : undefined;
-    },
-    timeoutMs,
-  );
-}
