@@ -22,6 +22,7 @@ import {
   patchesSince,
   report,
   startScenario,
+  waitForObserved,
   waitForWatchEvent,
 } from "./scenario";
 
@@ -36,11 +37,7 @@ const ALL_FOUR = ["a", "b", "c", "https://observed"];
 
 const byMsg = (mod: ModuleProcess, msg: string): LogRecord[] => mod.logs.filter(r => r.msg === msg);
 const waitObserved = (mod: ModuleProcess, n = 1): Promise<true> =>
-  waitFor(
-    `${n} watcher "observed" records`,
-    () => (observedRecords(mod).length >= n ? true : undefined),
-    RECOVERY_TIMEOUT_MS,
-  );
+  waitForObserved(mod, n, RECOVERY_TIMEOUT_MS);
 
 describe("faults", () => {
   let s: Scenario | undefined;

@@ -5,11 +5,11 @@ import { createConfigMap, ensureNamespace, getStore, kubectl, kubectlRun } from 
 import {
   EXPECTED_DATA,
   MODULE_NAMESPACE,
-  OBSERVED_TIMEOUT_MS,
   Scenario,
   observedRecords,
   patchesSince,
   startScenario,
+  waitForObserved,
   waitForWatchEvent,
 } from "./scenario";
 import { waitFor } from "../harness/wait";
@@ -21,13 +21,6 @@ describe("events the capability ignores", () => {
   const marks: Record<string, number> = {};
 
   /** Waits until "observed" has been logged `n` times in all. */
-  const observedCount = (n: number) =>
-    waitFor(
-      `${n} "observed" records`,
-      () => (observedRecords(s.mod).length >= n ? true : undefined),
-      OBSERVED_TIMEOUT_MS,
-    );
-
   beforeAll(async () => {
     s = await startScenario();
     await s.mod.waitForLog(`watcher "Scheduling processed"`, r => r.msg === "Scheduling processed");
@@ -43,7 +36,7 @@ describe("events the capability ignores", () => {
     // 3. the first real trigger
     marks.firstCreate = Date.now();
     await createConfigMap(s.cp, MODULE_NAMESPACE, "observe");
-    await observedCount(1);
+    await waitForObserved(s.mod, 1);
     await waitFor("the first flush", () =>
       patchesSince(s.cp, marks.firstCreate).length === 1 ? true : undefined,
     );
@@ -56,7 +49,7 @@ describe("events the capability ignores", () => {
     marks.beforeSecond = Date.now();
     // 5. observe created again: the capability runs again with the same keys and values
     await createConfigMap(s.cp, MODULE_NAMESPACE, "observe");
-    await observedCount(2);
+    await waitForObserved(s.mod, 2);
   });
 
   afterAll(async () => {

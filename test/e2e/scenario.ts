@@ -1,6 +1,7 @@
 // What the e2e files share: one control plane + watcher per scenario, and the capability's
 // expected keys written out literally, so a change to the capability fails the tests.
 import { ControlPlane, startControlPlane } from "../harness/controlplane";
+import { waitFor } from "../harness/wait";
 import { MODULE_NAMESPACE, AuditEvent, storePatches } from "../harness/kube";
 import { LogRecord, ModuleOptions, ModuleProcess, startModule } from "../harness/module";
 
@@ -63,6 +64,19 @@ export async function startScenario(options: ModuleOptions = {}): Promise<Scenar
 /** The `observed` log records so far. */
 export function observedRecords(mod: ModuleProcess): LogRecord[] {
   return mod.logs.filter(r => r.msg === "observed");
+}
+
+/** Waits until the watcher has logged "observed" `n` times in all. */
+export function waitForObserved(
+  mod: ModuleProcess,
+  n: number,
+  timeoutMs = OBSERVED_TIMEOUT_MS,
+): Promise<true> {
+  return waitFor(
+    `${n} watcher "observed" records`,
+    () => (observedRecords(mod).length >= n ? true : undefined),
+    timeoutMs,
+  );
 }
 
 /** Waits for the watcher to log that it received a watch event for a ConfigMap. */
