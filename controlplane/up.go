@@ -421,16 +421,17 @@ func logToFile(path string) error {
 }
 
 func writeKubeconfig(path, server, caFile, certFile, keyFile string) error {
-	read := func(f string) []byte {
+	files := map[string][]byte{}
+	for _, f := range []string{caFile, certFile, keyFile} {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			panic(err)
+			return fmt.Errorf("write kubeconfig %s: %w", path, err)
 		}
-		return b
+		files[f] = b
 	}
 	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters[contextName] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: read(caFile)}
-	cfg.AuthInfos[contextName] = &clientcmdapi.AuthInfo{ClientCertificateData: read(certFile), ClientKeyData: read(keyFile)}
+	cfg.Clusters[contextName] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: files[caFile]}
+	cfg.AuthInfos[contextName] = &clientcmdapi.AuthInfo{ClientCertificateData: files[certFile], ClientKeyData: files[keyFile]}
 	cfg.Contexts[contextName] = &clientcmdapi.Context{Cluster: contextName, AuthInfo: contextName}
 	cfg.CurrentContext = contextName
 	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
