@@ -109,15 +109,26 @@ async function main(): Promise<number> {
     );
 
     const exitCode = await new Promise<number>(resolve => {
-      const onSignal = (signal: NodeJS.Signals): void => {
+      // A terminal's Ctrl-C reaches every process of the group, the watcher included, so the
+      // watcher dying of SIGINT is the same request to stop, whichever event arrives first.
+      const stop = (signal: string): void => {
         if (stopping) return;
         stopping = true;
-        process.stderr.write(`\n${signal}: stopping...\n`);
+        process.stderr.write(`\n${signal}: stopping... (Ctrl-C again exits at once)\n`);
         resolve(0);
       };
-      process.once("SIGINT", onSignal);
-      process.once("SIGTERM", onSignal);
+      let signals = 0;
+      const onSignal = (signal: NodeJS.Signals): void => {
+        signals += 1;
+        if (signals === 1) return stop(signal);
+        // The control plane runs in its own process group and stops itself when we are gone.
+        process.stderr.write(`${signal} again: exiting without waiting\n`);
+        process.exit(130);
+      };
+      process.on("SIGINT", onSignal);
+      process.on("SIGTERM", onSignal);
       void mod?.exited.then(code => {
+        if (code === "SIGINT" || code === "SIGTERM") return stop(code);
         if (stopping) return;
         process.stderr.write(`\nerror: the watcher exited unexpectedly (${code})\n`);
         resolve(1);

@@ -1,7 +1,7 @@
 // `npm start`, the README's main command, run as a user runs it: in its own process group, stopped
 // with SIGINT (Ctrl-C), and with the failures a user can hit.
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -52,6 +52,20 @@ function groupAlive(run: Run): boolean {
   }
 }
 
+/** How many processes run with `--data-dir=<dataDir>` on their command line (from /proc). */
+function controlPlanesUsing(dataDir: string): number {
+  const flag = `--data-dir=${dataDir}`;
+  return readdirSync("/proc")
+    .filter(entry => /^\d+$/.test(entry))
+    .filter(pid => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(flag);
+      } catch {
+        return false; // exited while we looked
+      }
+    }).length;
+}
+
 const portFree = (port: number): Promise<boolean> =>
   new Promise(resolve => {
     const s = net.createServer();
@@ -92,7 +106,8 @@ describe("npm start", () => {
       expect(r.stderr().match(/^ {6}done in \d+\.\ds/gm)).toHaveLength(6);
 
       // npm itself dies of the SIGINT at once, as in a terminal; the demo then stops the watcher
-      // and the control plane and exits 0. Wait until no process of the group is left.
+      // and the control plane and exits 0. Wait until no process of the group is left and every
+      // byte they wrote has been read.
       ctrlC(r);
       await r.exited;
       await waitFor(
@@ -100,9 +115,45 @@ describe("npm start", () => {
         () => (groupAlive(r) ? undefined : true),
         60_000,
       );
+      await r.drained;
       expect(r.stderr()).toMatch(
-        /SIGINT: stopping\.\.\.\n[\s\S]*stopped everything this run started\n$/,
+        /\nSIGINT: stopping\.\.\. \(Ctrl-C again exits at once\)\n[\s\S]*controlplane \[ *[\d.]+s\] etcd stopped\nstopped everything this run started\n$/,
       );
+      expect(await portFree(3000)).toBe(true);
+    },
+  );
+
+  (local ? it : it.skip)(
+    "exits at once on a second Ctrl-C, and the control plane it leaves behind stops itself",
+    async () => {
+      run = npmStart({ WATCHER_PORT_WAIT_MS: process.env.WATCHER_PORT_WAIT_MS ?? "0" });
+      const r = run;
+      await waitFor(
+        "npm start to say the module keeps running",
+        () => (r.stderr().includes("Press Ctrl-C") ? true : undefined),
+        240_000,
+      );
+      const dataDir = /export KUBECONFIG=(\S+)\/kubeconfig\n/.exec(r.stderr())?.[1];
+      expect(dataDir).toMatch(/^\/tmp\/hpsr-cp-/);
+      ctrlC(r);
+      await waitFor("the first Ctrl-C to be taken", () =>
+        r.stderr().includes("SIGINT: stopping...") ? true : undefined,
+      );
+      ctrlC(r);
+      await waitFor(
+        "every process of npm start to exit",
+        () => (groupAlive(r) ? undefined : true),
+        60_000,
+      );
+      await r.drained;
+      expect(r.stderr()).toMatch(/\nSIGINT again: exiting without waiting\n$/);
+      // The control plane runs in its own process group: it notices that its parent is gone.
+      await waitFor(
+        "the orphaned control plane to stop",
+        () => (controlPlanesUsing(dataDir!) === 0 ? true : undefined),
+        30_000,
+      );
+      rmSync(dataDir!, { recursive: true, force: true });
       expect(await portFree(3000)).toBe(true);
     },
   );
