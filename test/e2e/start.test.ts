@@ -15,9 +15,12 @@ interface Run {
   child: ChildProcess;
   stdout: () => string;
   stderr: () => string;
-  exited: Promise<number | null>;
-  /** Resolves when every process holding the output pipes has closed them. */
-  drained: Promise<void>;
+  /**
+   * npm's exit code, once every process holding the output pipes has closed them: after a Ctrl-C
+   * npm dies at once while the demo is still stopping, and an "exit" event can come before the
+   * last output has been read.
+   */
+  finished: Promise<number | null>;
 }
 
 /** Starts `npm start` in its own process group, as a terminal would. */
@@ -32,9 +35,8 @@ function npmStart(env: Record<string, string> = {}): Run {
   let err = "";
   child.stdout?.on("data", d => (out += d));
   child.stderr?.on("data", d => (err += d));
-  const exited = new Promise<number | null>(resolve => child.on("exit", code => resolve(code)));
-  const drained = new Promise<void>(resolve => child.on("close", () => resolve()));
-  return { child, stdout: () => out, stderr: () => err, exited, drained };
+  const finished = new Promise<number | null>(resolve => child.on("close", code => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, finished };
 }
 
 /** Ctrl-C: SIGINT to the whole process group. */
@@ -79,7 +81,7 @@ describe("npm start", () => {
   afterEach(async () => {
     if (run && groupAlive(run) && run.child.pid) {
       process.kill(-run.child.pid, "SIGKILL");
-      await run.exited;
+      await run.finished;
     }
     run = undefined;
   });
@@ -109,13 +111,12 @@ describe("npm start", () => {
       // and the control plane and exits 0. Wait until no process of the group is left and every
       // byte they wrote has been read.
       ctrlC(r);
-      await r.exited;
       await waitFor(
         "every process of npm start to exit",
         () => (groupAlive(r) ? undefined : true),
         60_000,
       );
-      await r.drained;
+      await r.finished;
       expect(r.stderr()).toMatch(
         /\nSIGINT: stopping\.\.\. \(Ctrl-C again exits at once\)\n[\s\S]*controlplane \[ *[\d.]+s\] etcd stopped\nstopped everything this run started\n$/,
       );
@@ -145,7 +146,7 @@ describe("npm start", () => {
         () => (groupAlive(r) ? undefined : true),
         60_000,
       );
-      await r.drained;
+      await r.finished;
       expect(r.stderr()).toMatch(/\nSIGINT again: exiting without waiting\n$/);
       // The control plane runs in its own process group: it notices that its parent is gone.
       await waitFor(
@@ -160,7 +161,7 @@ describe("npm start", () => {
 
   it("exits 10 with the reason when Go is missing", async () => {
     run = npmStart({ PATH: "/usr/bin:/bin", USE_EXISTING_CLUSTER: "false" });
-    expect(await run.exited).toBe(10);
+    expect(await run.finished).toBe(10);
     expect(run.stderr()).toContain("error: no Go toolchain on PATH");
   });
 
@@ -185,7 +186,7 @@ describe("npm start", () => {
     );
     try {
       run = npmStart({ USE_EXISTING_CLUSTER: "true", KUBECONFIG: kubeconfig });
-      expect(await run.exited).toBe(1);
+      expect(await run.finished).toBe(1);
       expect(run.stderr()).toContain(
         `USE_EXISTING_CLUSTER=true but the cluster of ${kubeconfig} is unreachable`,
       );
@@ -205,7 +206,7 @@ describe("npm start", () => {
       });
       try {
         run = npmStart({ WATCHER_PORT_WAIT_MS: "0" });
-        expect(await run.exited).toBe(1);
+        expect(await run.finished).toBe(1);
         expect(run.stderr()).toContain("error: port 3000 is in use");
       } finally {
         busy.close();
