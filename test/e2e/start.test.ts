@@ -39,6 +39,22 @@ function npmStart(env: Record<string, string> = {}): Run {
   return { child, stdout: () => out, stderr: () => err, finished };
 }
 
+/** `npm start` on the local control plane, once it says the module keeps running. */
+async function npmStartRunning(): Promise<Run> {
+  const r = npmStart({ WATCHER_PORT_WAIT_MS: process.env.WATCHER_PORT_WAIT_MS ?? "0" });
+  try {
+    await waitFor(
+      "npm start to say the module keeps running",
+      () => (r.stderr().includes("Press Ctrl-C") ? true : undefined),
+      240_000,
+    );
+  } catch (err) {
+    if (groupAlive(r) && r.child.pid) process.kill(-r.child.pid, "SIGKILL");
+    throw err;
+  }
+  return r;
+}
+
 /** Ctrl-C: SIGINT to the whole process group. */
 function ctrlC(run: Run): void {
   if (run.child.pid) process.kill(-run.child.pid, "SIGINT");
@@ -68,6 +84,20 @@ function controlPlanesUsing(dataDir: string): number {
     }).length;
 }
 
+/**
+ * Ctrl-C, then waits until no process of the group is left and every byte they wrote has been
+ * read (npm dies of the SIGINT at once; the demo goes on stopping after it).
+ */
+async function ctrlCAndWait(run: Run): Promise<void> {
+  ctrlC(run);
+  await waitFor(
+    "every process of npm start to exit",
+    () => (groupAlive(run) ? undefined : true),
+    60_000,
+  );
+  await run.finished;
+}
+
 const portFree = (port: number): Promise<boolean> =>
   new Promise(resolve => {
     const s = net.createServer();
@@ -90,13 +120,7 @@ describe("npm start", () => {
   (local ? it : it.skip)(
     "runs the module on the local control plane, prints observed and the PeprStore, stops on Ctrl-C",
     async () => {
-      run = npmStart({ WATCHER_PORT_WAIT_MS: process.env.WATCHER_PORT_WAIT_MS ?? "0" });
-      const r = run;
-      await waitFor(
-        "npm start to say the module keeps running",
-        () => (r.stderr().includes("Press Ctrl-C") ? true : undefined),
-        240_000,
-      );
+      const r = (run = await npmStartRunning());
       const [first, ...rest] = r.stdout().split("\n");
       expect(JSON.parse(first)).toMatchObject({ level: 30, msg: "observed" });
       const store = parse(rest.join("\n"));
@@ -108,15 +132,8 @@ describe("npm start", () => {
       expect(r.stderr().match(/^ {6}done in \d+\.\ds/gm)).toHaveLength(6);
 
       // npm itself dies of the SIGINT at once, as in a terminal; the demo then stops the watcher
-      // and the control plane and exits 0. Wait until no process of the group is left and every
-      // byte they wrote has been read.
-      ctrlC(r);
-      await waitFor(
-        "every process of npm start to exit",
-        () => (groupAlive(r) ? undefined : true),
-        60_000,
-      );
-      await r.finished;
+      // and the control plane and exits 0.
+      await ctrlCAndWait(r);
       expect(r.stderr()).toMatch(
         /\nSIGINT: stopping\.\.\. \(Ctrl-C again exits at once\)\n[\s\S]*controlplane \[ *[\d.]+s\] etcd stopped\nstopped everything this run started\n$/,
       );
@@ -127,26 +144,14 @@ describe("npm start", () => {
   (local ? it : it.skip)(
     "exits at once on a second Ctrl-C, and the control plane it leaves behind stops itself",
     async () => {
-      run = npmStart({ WATCHER_PORT_WAIT_MS: process.env.WATCHER_PORT_WAIT_MS ?? "0" });
-      const r = run;
-      await waitFor(
-        "npm start to say the module keeps running",
-        () => (r.stderr().includes("Press Ctrl-C") ? true : undefined),
-        240_000,
-      );
+      const r = (run = await npmStartRunning());
       const dataDir = /export KUBECONFIG=(\S+)\/kubeconfig\n/.exec(r.stderr())?.[1];
       expect(dataDir).toMatch(/^\/tmp\/hpsr-cp-/);
       ctrlC(r);
       await waitFor("the first Ctrl-C to be taken", () =>
         r.stderr().includes("SIGINT: stopping...") ? true : undefined,
       );
-      ctrlC(r);
-      await waitFor(
-        "every process of npm start to exit",
-        () => (groupAlive(r) ? undefined : true),
-        60_000,
-      );
-      await r.finished;
+      await ctrlCAndWait(r);
       expect(r.stderr()).toMatch(/\nSIGINT again: exiting without waiting\n$/);
       // The control plane runs in its own process group: it notices that its parent is gone.
       await waitFor(
