@@ -40,7 +40,6 @@ function done(detail = ""): void {
 async function main(): Promise<number> {
   let cp: ControlPlane | undefined;
   let mod: ModuleProcess | undefined;
-  let stopping = false;
   const stopAll = async (): Promise<void> => {
     const errors: string[] = [];
     for (const [name, stop] of [
@@ -111,6 +110,7 @@ async function main(): Promise<number> {
     const exitCode = await new Promise<number>(resolve => {
       // A terminal's Ctrl-C reaches every process of the group, the watcher included, so the
       // watcher dying of SIGINT is the same request to stop, whichever event arrives first.
+      let stopping = false;
       const stop = (signal: string): void => {
         if (stopping) return;
         stopping = true;
