@@ -56,6 +56,12 @@ export interface ControlPlane {
   kubeconfig: string;
   /** kubectl from the same Kubernetes release as the control plane. */
   kubectl: string;
+  /**
+   * kubectl's discovery cache for this control plane (inside its data dir). Ports are reused
+   * between runs, so the default ~/.kube/cache could answer for another, long-gone API server.
+   * Absent on an existing cluster, where kubectl keeps its usual cache.
+   */
+  kubectlCacheDir?: string;
   /** The API server URL. */
   server: string;
   /** The control plane's ready line; absent on an existing cluster. */
@@ -154,6 +160,7 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
   return {
     kubeconfig: ready.kubeconfig,
     kubectl,
+    kubectlCacheDir: path.join(ready.dataDir, "kubectl-cache"),
     server: ready.server,
     local: ready,
     stopAPIServer: () => control("stop"),

@@ -22,14 +22,15 @@ export interface KubectlResult {
  * Never rejects on a non-zero exit: callers assert on `code`.
  */
 export function kubectlRun(
-  cp: Pick<ControlPlane, "kubectl" | "kubeconfig">,
+  cp: Pick<ControlPlane, "kubectl" | "kubeconfig" | "kubectlCacheDir">,
   args: string[],
   options: { input?: string; kubeconfig?: string } = {},
 ): Promise<KubectlResult> {
+  const cacheDir = cp.kubectlCacheDir ? [`--cache-dir=${cp.kubectlCacheDir}`] : [];
   return new Promise(resolve => {
     const child = execFile(
       cp.kubectl,
-      ["--request-timeout=20s", ...args],
+      ["--request-timeout=20s", ...cacheDir, ...args],
       {
         env: { ...process.env, KUBECONFIG: options.kubeconfig ?? cp.kubeconfig },
         maxBuffer: 256 << 20,
@@ -45,7 +46,7 @@ export function kubectlRun(
 
 /** Runs kubectl and returns stdout; throws with kubectl's stderr on a non-zero exit. */
 export async function kubectl(
-  cp: Pick<ControlPlane, "kubectl" | "kubeconfig">,
+  cp: Pick<ControlPlane, "kubectl" | "kubeconfig" | "kubectlCacheDir">,
   args: string[],
   options: { input?: string; kubeconfig?: string } = {},
 ): Promise<string> {
