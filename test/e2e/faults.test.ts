@@ -34,6 +34,8 @@ const OUTAGE_MS = 10_000;
  */
 const RECOVERY_TIMEOUT_MS = 90_000;
 const ALL_FOUR = ["a", "b", "c", "https://observed"];
+/** Scenarios a fault may need before it hits ahead of Pepr's flush (see faultBeforeFlush). */
+const FAULT_ATTEMPTS = 3;
 
 const byMsg = (mod: ModuleProcess, msg: string): LogRecord[] => mod.logs.filter(r => r.msg === msg);
 const waitObserved = (mod: ModuleProcess, n = 1): Promise<true> =>
@@ -43,10 +45,57 @@ describe("faults", () => {
   let s: Scenario | undefined;
   let restarted: ModuleProcess | undefined;
 
+  /** A fresh control plane and watcher, with the watcher's informers synced and the namespace there. */
+  const readyScenario = async (): Promise<Scenario> => {
+    const sc = await startScenario();
+    await sc.mod.waitForLog(
+      `watcher "Scheduling processed"`,
+      r => r.msg === "Scheduling processed",
+    );
+    await ensureNamespace(sc.cp, MODULE_NAMESPACE);
+    return sc;
+  };
+
+  /**
+   * Creates observe, waits for the watcher to see it, then injects `fault`. The fault races
+   * Pepr's 4 s flush timer, which a test can neither see nor move: when the audit log shows the
+   * keys' PATCH landed before the fault took hold, the fault tested nothing, so the scenario
+   * starts over on a fresh control plane (at most {@link FAULT_ATTEMPTS} times).
+   *
+   * @param fault - injects the fault; resolves with the time (ms) up to which a PATCH of the
+   *   keys means the flush won
+   * @returns the scenario the fault hit and when observe was created in it
+   */
+  const faultBeforeFlush = async (
+    fault: (sc: Scenario) => Promise<number>,
+  ): Promise<{ sc: Scenario; createdAt: number }> => {
+    for (let attempt = 1; ; attempt++) {
+      const sc = s as Scenario;
+      const createdAt = Date.now();
+      await createConfigMap(sc.cp, MODULE_NAMESPACE, "observe");
+      await waitForWatchEvent(sc.mod, "ADDED", MODULE_NAMESPACE, "observe");
+      const until = await fault(sc);
+      const early = patchesSince(sc.cp, createdAt).filter(
+        p =>
+          Date.parse(p.stageTimestamp) < until && JSON.stringify(p.requestObject).includes("v2-a"),
+      );
+      if (early.length === 0) return { sc, createdAt };
+      if (attempt === FAULT_ATTEMPTS) {
+        throw new Error(`Pepr's flush landed before the fault in all ${attempt} attempts`);
+      }
+      process.stderr.write(
+        `faults: Pepr's flush landed before the fault (attempt ${attempt}); starting over\n`,
+      );
+      await restarted?.stop();
+      restarted = undefined;
+      await sc.stop();
+      s = undefined;
+      s = await readyScenario();
+    }
+  };
+
   beforeEach(async () => {
-    s = await startScenario();
-    await s.mod.waitForLog(`watcher "Scheduling processed"`, r => r.msg === "Scheduling processed");
-    await ensureNamespace(s.cp, MODULE_NAMESPACE);
+    s = await readyScenario();
   });
 
   afterEach(async () => {
@@ -57,13 +106,16 @@ describe("faults", () => {
   });
 
   it("kube-apiserver stopped right after observe is created, back 10 s later: all four keys land", async () => {
-    const sc = s as Scenario;
-    const createdAt = Date.now();
-    await createConfigMap(sc.cp, MODULE_NAMESPACE, "observe");
-    await waitForWatchEvent(sc.mod, "ADDED", MODULE_NAMESPACE, "observe");
-    await sc.cp.stopAPIServer();
-    await sleep(OUTAGE_MS);
-    await sc.cp.startAPIServer();
+    let restartMs = 0;
+    const { sc, createdAt } = await faultBeforeFlush(async target => {
+      await target.cp.stopAPIServer();
+      await sleep(OUTAGE_MS);
+      const restartAt = Date.now();
+      await target.cp.startAPIServer();
+      restartMs = Date.now() - restartAt;
+      return restartAt;
+    });
+    report("API server outage: kube-apiserver restart", restartMs);
 
     await waitObserved(sc.mod);
     report(
@@ -81,11 +133,11 @@ describe("faults", () => {
   });
 
   it("watcher SIGKILLed before its flush and restarted: the store is intact, no extra keys", async () => {
-    const sc = s as Scenario;
-    await createConfigMap(sc.cp, MODULE_NAMESPACE, "observe");
-    await waitForWatchEvent(sc.mod, "ADDED", MODULE_NAMESPACE, "observe");
-    sc.mod.kill("SIGKILL");
-    expect(await sc.mod.exited).toBe("SIGKILL");
+    const { sc } = await faultBeforeFlush(async target => {
+      target.mod.kill("SIGKILL");
+      expect(await target.mod.exited).toBe("SIGKILL");
+      return Infinity; // any PATCH of the keys before the restart means the flush won
+    });
     expect((await getStore(sc.cp))?.data).toEqual({ __pepr_do_not_delete__: "k-thx-bye" });
 
     // The restarted watcher lists ConfigMaps, sees observe as added, and runs the capability.
