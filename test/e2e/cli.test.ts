@@ -13,12 +13,11 @@ import {
   createConfigMap,
   getStore,
   kubectl,
-  kubectlRun,
   PeprStoreObject,
   STORE_NAMESPACE,
+  waitForPermission,
 } from "../harness/kube";
 import { prepareCluster } from "../harness/module";
-import { waitFor } from "../harness/wait";
 import {
   CAPABILITY,
   MODULE_NAMESPACE,
@@ -239,18 +238,10 @@ describe("store CLI after observe was created", () => {
       "--role=reader",
       "--serviceaccount=default:reader",
     ]);
-    // RBAC reads bindings from an informer cache: wait until the API server applies this one
-    await waitFor("ServiceAccount reader may list peprstores", async () => {
-      const canI = await kubectlRun(s.cp, [
-        "auth",
-        "can-i",
-        "list",
-        "peprstores.pepr.dev",
-        ...ns,
-        "--as=system:serviceaccount:default:reader",
-      ]);
-      return canI.code === 0 ? true : undefined;
-    });
+    await waitForPermission(s.cp, "list", "peprstores.pepr.dev", [
+      ...ns,
+      "--as=system:serviceaccount:default:reader",
+    ]);
     expect((await runCli(["store", "-o", "json"], { kubeconfig })).code).toBe(0);
     const result = await runCli(["store", "--watch"], { kubeconfig });
     expect([result.code, result.stderr]).toEqual([

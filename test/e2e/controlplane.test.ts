@@ -8,6 +8,7 @@ import path from "node:path";
 import { ControlPlane, ControlPlaneError, startControlPlane } from "../harness/controlplane";
 import { kubectl, kubectlRun } from "../harness/kube";
 import { PEPR_STORE_CRD } from "../harness/module";
+import { waitFor } from "../harness/wait";
 
 const local = process.env.USE_EXISTING_CLUSTER !== "true";
 const describeLocal = local ? describe : describe.skip;
@@ -27,10 +28,14 @@ describeLocal("local control plane", () => {
   });
 
   it("serves kube-apiserver v1.36.3 with the namespaces it creates itself", async () => {
-    cp = await startControlPlane({ dataDir });
-    const version = JSON.parse(await kubectl(cp, ["version", "-o", "json"]));
+    const started = (cp = await startControlPlane({ dataDir }));
+    const version = JSON.parse(await kubectl(started, ["version", "-o", "json"]));
     expect(version.serverVersion.gitVersion).toBe("v1.36.3");
-    const names = (await kubectl(cp, ["get", "ns", "-o", "name"])).trim().split("\n").sort();
+    // kube-apiserver creates the system namespaces in a loop of its own, after /readyz says ok
+    const names = await waitFor("the four namespaces", async () => {
+      const listed = (await kubectl(started, ["get", "ns", "-o", "name"])).trim().split("\n");
+      return listed.length >= 4 ? listed.sort() : undefined;
+    });
     expect(names).toEqual([
       "namespace/default",
       "namespace/kube-node-lease",

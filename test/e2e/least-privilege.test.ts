@@ -15,6 +15,7 @@ import {
   kubectlRun,
   readAudit,
   STORE_NAMESPACE,
+  waitForPermission,
 } from "../harness/kube";
 import { buildModule, ModuleProcess, prepareCluster, startModule } from "../harness/module";
 import { moduleUUID, storeName } from "../harness/paths";
@@ -24,10 +25,16 @@ const SERVICE_ACCOUNT = `pepr-${moduleUUID()}`;
 const USER = `system:serviceaccount:${STORE_NAMESPACE}:${SERVICE_ACCOUNT}`;
 const RBAC_KINDS = ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"];
 
+interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+}
+
 interface Manifest {
   kind: string;
   metadata: { name: string };
-  rules?: unknown[];
+  rules?: PolicyRule[];
 }
 
 describe("the watcher as its scoped ServiceAccount", () => {
@@ -102,6 +109,18 @@ describe("the watcher as its scoped ServiceAccount", () => {
       }),
     );
 
+    // Start the watcher only once RBAC grants it every rule of its ClusterRole (bound by the
+    // ClusterRoleBinding), or its first requests get 403s from a cache that lags.
+    const granted = manifests.find(m => m.kind === "ClusterRole")?.rules ?? [];
+    for (const { apiGroups, resources, verbs } of granted) {
+      for (const resource of apiGroups.flatMap(g => resources.map(r => (g ? `${r}.${g}` : r)))) {
+        for (const verb of verbs) {
+          await waitForPermission(cp, verb, resource, ["--all-namespaces"], {
+            kubeconfig: tokenKubeconfig,
+          });
+        }
+      }
+    }
     mod = await startModule(cp, { kubeconfig: tokenKubeconfig, skipPrepare: true });
     await createConfigMap(cp, MODULE_NAMESPACE, "observe");
     await mod.waitForLog(`watcher "observed"`, r => r.msg === "observed", OBSERVED_TIMEOUT_MS);

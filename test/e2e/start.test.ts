@@ -1,7 +1,7 @@
 // `npm start`, the README's main command, run as a user runs it: in its own process group, stopped
 // with SIGINT (Ctrl-C), and with the failures a user can hit.
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -10,6 +10,12 @@ import { parse } from "yaml";
 import { repoRoot } from "../harness/paths";
 import { waitFor } from "../harness/wait";
 import { EXPECTED_DATA } from "./scenario";
+
+/** This PATH without the folders that hold a `go` (node and npm stay wherever they are). */
+const PATH_WITHOUT_GO = (process.env.PATH ?? "")
+  .split(path.delimiter)
+  .filter(dir => dir !== "" && !existsSync(path.join(dir, "go")))
+  .join(path.delimiter);
 
 interface Run {
   child: ChildProcess;
@@ -146,7 +152,7 @@ describe("npm start", () => {
     async () => {
       const r = (run = await npmStartRunning());
       const dataDir = /export KUBECONFIG=(\S+)\/kubeconfig\n/.exec(r.stderr())?.[1];
-      expect(dataDir).toMatch(/^\/tmp\/hpsr-cp-/);
+      expect(dataDir?.startsWith(path.join(os.tmpdir(), "hpsr-cp-"))).toBe(true);
       ctrlC(r);
       await waitFor("the first Ctrl-C to be taken", () =>
         r.stderr().includes("SIGINT: stopping...") ? true : undefined,
@@ -165,7 +171,7 @@ describe("npm start", () => {
   );
 
   it("exits 10 with the reason when Go is missing", async () => {
-    run = npmStart({ PATH: "/usr/bin:/bin", USE_EXISTING_CLUSTER: "false" });
+    run = npmStart({ PATH: PATH_WITHOUT_GO, USE_EXISTING_CLUSTER: "false" });
     expect(await run.finished).toBe(10);
     expect(run.stderr()).toContain("error: no Go toolchain on PATH");
   });
@@ -221,7 +227,7 @@ describe("npm start", () => {
 
   it("leaves the build script usable: controlplane/build.sh exits 10 without Go", () => {
     const result = spawnSync("bash", [path.join(repoRoot(), "controlplane", "build.sh")], {
-      env: { ...process.env, PATH: "/usr/bin:/bin" },
+      env: { ...process.env, PATH: PATH_WITHOUT_GO },
       encoding: "utf8",
     });
     expect(result.status).toBe(10);

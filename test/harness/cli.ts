@@ -83,6 +83,11 @@ function spawnCli(args: string[], options: CliOptions): ChildProcess {
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
   delete env.KUBECONFIG;
   if (options.kubeconfig !== undefined) env.KUBECONFIG = options.kubeconfig;
+  // Tests compare stderr exactly: no Node flags or warnings from the CI environment, and no
+  // "new npm version" notice from npx.
+  delete env.NODE_OPTIONS;
+  delete env.NODE_TLS_REJECT_UNAUTHORIZED;
+  env.npm_config_update_notifier = "false";
   const [command, argv] = options.npx
     ? ["npx", ["--no", CLI_NAME, ...args]]
     : [path.join(root, "bin", `${CLI_NAME}.cjs`), args];

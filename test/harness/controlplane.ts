@@ -135,7 +135,8 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
     stderr.push(line);
     if (options.progress) process.stderr.write(`${line}\n`);
   });
-  const exited = new Promise<number | null>(resolve => child.on("exit", code => resolve(code)));
+  // "close", not "exit": every line the control plane wrote has been read by then
+  const exited = new Promise<number | null>(resolve => child.on("close", code => resolve(code)));
   const timeoutMs =
     options.timeoutMs ?? Number(process.env[ENV_START_TIMEOUT] ?? DEFAULT_START_TIMEOUT_MS);
 
@@ -244,7 +245,7 @@ function useExistingCluster(kubectl: string): ControlPlane {
   const kubeconfig = process.env.KUBECONFIG ?? path.join(os.homedir(), ".kube", "config");
   const probe = spawnSync(kubectl, ["version", "-o", "json", "--request-timeout=10s"], {
     encoding: "utf8",
-    env: { ...process.env, KUBECONFIG: kubeconfig },
+    env: { ...process.env, KUBECONFIG: kubeconfig, KUBERC: "off" },
   });
   if (probe.status !== 0) {
     throw new ControlPlaneError(
@@ -255,7 +256,7 @@ function useExistingCluster(kubectl: string): ControlPlane {
   const server = spawnSync(
     kubectl,
     ["config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"],
-    { encoding: "utf8", env: { ...process.env, KUBECONFIG: kubeconfig } },
+    { encoding: "utf8", env: { ...process.env, KUBECONFIG: kubeconfig, KUBERC: "off" } },
   ).stdout;
   const unsupported = (): Promise<void> =>
     Promise.reject(new ControlPlaneError("only a local control plane can stop its API server"));

@@ -32,7 +32,8 @@ export function kubectlRun(
       cp.kubectl,
       ["--request-timeout=20s", ...cacheDir, ...args],
       {
-        env: { ...process.env, KUBECONFIG: options.kubeconfig ?? cp.kubeconfig },
+        // KUBERC=off: no aliases or defaults from the user's ~/.kube/kuberc
+        env: { ...process.env, KUBECONFIG: options.kubeconfig ?? cp.kubeconfig, KUBERC: "off" },
         maxBuffer: 256 << 20,
       },
       (err, stdout, stderr) => {
@@ -104,6 +105,26 @@ export function waitForStore(
     },
     timeoutMs,
   );
+}
+
+/**
+ * Waits until `kubectl auth can-i <verb> <resource>` says yes for the kubeconfig's user (or
+ * `--as` user). RBAC reads bindings from an informer cache, so a binding just created takes a
+ * moment to apply; a client started before then is refused.
+ *
+ * @param scope - `["-n", ns]`, `["--all-namespaces"]`, and/or `["--as=<user>"]`
+ */
+export async function waitForPermission(
+  cp: Pick<ControlPlane, "kubectl" | "kubeconfig" | "kubectlCacheDir">,
+  verb: string,
+  resource: string,
+  scope: string[],
+  options: { kubeconfig?: string } = {},
+): Promise<void> {
+  await waitFor(`permission to ${verb} ${resource} (${scope.join(" ")})`, async () => {
+    const canI = await kubectlRun(cp, ["auth", "can-i", verb, resource, ...scope], options);
+    return canI.code === 0 ? true : undefined;
+  });
 }
 
 /** Creates a ConfigMap (and its namespace if needed). */
