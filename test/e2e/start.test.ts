@@ -76,19 +76,22 @@ function groupAlive(run: Run): boolean {
   }
 }
 
-/** How many processes run with `--data-dir=<dataDir>` on their command line (from /proc). */
-function controlPlanesUsing(dataDir: string): number {
-  const flag = `--data-dir=${dataDir}`;
+/** The processes with `arg` as one of their command-line arguments (read from /proc). */
+function pidsWithArg(arg: string): number[] {
   return readdirSync("/proc")
     .filter(entry => /^\d+$/.test(entry))
     .filter(pid => {
       try {
-        return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(flag);
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(arg);
       } catch {
         return false; // exited while we looked
       }
-    }).length;
+    })
+    .map(Number);
 }
+
+/** How many processes run with `--data-dir=<dataDir>` on their command line. */
+const controlPlanesUsing = (dataDir: string): number => pidsWithArg(`--data-dir=${dataDir}`).length;
 
 /**
  * Ctrl-C, then waits until no process of the group is left and every byte they wrote has been
@@ -167,6 +170,27 @@ describe("npm start", () => {
       );
       rmSync(dataDir!, { recursive: true, force: true });
       expect(await portFree(3000)).toBe(true);
+    },
+  );
+
+  (local ? it : it.skip)(
+    "when npm start is killed with SIGKILL, its watcher and control plane stop themselves",
+    async () => {
+      const r = (run = await npmStartRunning());
+      const dataDir = /export KUBECONFIG=(\S+)\/kubeconfig\n/.exec(r.stderr())?.[1] ?? "";
+      const demo = pidsWithArg("scripts/start.ts");
+      expect(demo).toHaveLength(1);
+      process.kill(demo[0], "SIGKILL"); // no handler runs: nothing is stopped for them
+      await waitFor(
+        "the watcher and the control plane to notice and stop",
+        async () =>
+          (await portFree(3000)) && controlPlanesUsing(dataDir) === 0 ? true : undefined,
+        // both poll for their parent every second; without that the watcher would linger until
+        // it happened to log into its dead pipe (about 30 s here)
+        15_000,
+      );
+      await waitFor("every process of npm start to exit", () => (groupAlive(r) ? undefined : true));
+      rmSync(dataDir, { recursive: true, force: true });
     },
   );
 

@@ -23,6 +23,8 @@ export const DEFAULT_MODULE_START_TIMEOUT_MS = 60_000;
 export const WATCHER_PORT = 3000;
 /** Deadline for the watcher to exit after SIGTERM before it is killed. */
 const STOP_TIMEOUT_MS = 10_000;
+/** Preloaded into the watcher so that it stops when the process that started it dies. */
+const EXIT_WITH_PARENT = path.join(__dirname, "exit-with-parent.cjs");
 
 /**
  * The PeprStore CRD exactly as Pepr 1.1.4 applies it (src/lib/assets/store.ts `peprStoreCRD`,
@@ -214,7 +216,7 @@ export async function startModule(
   await assertWatcherPortFree();
   const tlsDir = mkdtempSync(path.join(os.tmpdir(), "hpsr-tls-"));
   const tls = makeTLSPair(tlsDir);
-  const child = spawn(process.execPath, [bundle], {
+  const child = spawn(process.execPath, ["--require", EXIT_WITH_PARENT, bundle], {
     cwd: repoRoot(),
     stdio: ["ignore", "pipe", "pipe"],
     env: {
