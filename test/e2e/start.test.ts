@@ -11,6 +11,9 @@ import { repoRoot } from "../harness/paths";
 import { waitFor } from "../harness/wait";
 import { EXPECTED_DATA } from "./scenario";
 
+/** How long npm start may take to say "Press Ctrl-C": inside Jest's 180 s test timeout. */
+const START_DEADLINE_MS = 150_000;
+
 /** This PATH without the folders that hold a `go` (node and npm stay wherever they are). */
 const PATH_WITHOUT_GO = (process.env.PATH ?? "")
   .split(path.delimiter)
@@ -52,11 +55,14 @@ async function npmStartRunning(): Promise<Run> {
     await waitFor(
       "npm start to say the module keeps running",
       () => (r.stderr().includes("Press Ctrl-C") ? true : undefined),
-      240_000,
+      START_DEADLINE_MS,
     );
   } catch (err) {
     if (groupAlive(r) && r.child.pid) process.kill(-r.child.pid, "SIGKILL");
-    throw err;
+    const tail = r.stderr().split("\n").slice(-20).join("\n");
+    throw new Error(`${(err as Error).message}\nnpm start's stderr ended with:\n${tail}`, {
+      cause: err,
+    });
   }
   return r;
 }
