@@ -86,8 +86,6 @@ describe("faults", () => {
       process.stderr.write(
         `faults: Pepr's flush landed before the fault (attempt ${attempt}); starting over\n`,
       );
-      await restarted?.stop();
-      restarted = undefined;
       await sc.stop();
       s = undefined;
       s = await readyScenario();

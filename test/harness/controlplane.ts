@@ -243,9 +243,10 @@ async function terminate(
 /** Checks that the current kubeconfig context answers, and wraps it as a ControlPlane. */
 function useExistingCluster(kubectl: string): ControlPlane {
   const kubeconfig = process.env.KUBECONFIG ?? path.join(os.homedir(), ".kube", "config");
+  const env = { ...process.env, KUBECONFIG: kubeconfig, KUBERC: "off" };
   const probe = spawnSync(kubectl, ["version", "-o", "json", "--request-timeout=10s"], {
     encoding: "utf8",
-    env: { ...process.env, KUBECONFIG: kubeconfig, KUBERC: "off" },
+    env,
   });
   if (probe.status !== 0) {
     throw new ControlPlaneError(
@@ -256,7 +257,7 @@ function useExistingCluster(kubectl: string): ControlPlane {
   const server = spawnSync(
     kubectl,
     ["config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"],
-    { encoding: "utf8", env: { ...process.env, KUBECONFIG: kubeconfig, KUBERC: "off" } },
+    { encoding: "utf8", env },
   ).stdout;
   const unsupported = (): Promise<void> =>
     Promise.reject(new ControlPlaneError("only a local control plane can stop its API server"));
