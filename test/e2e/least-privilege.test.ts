@@ -5,6 +5,7 @@ import https from "node:https";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import type { V1PolicyRule } from "@kubernetes/client-node";
 import { parse, parseAllDocuments } from "yaml";
 
 import { ControlPlane, startControlPlane } from "../harness/controlplane";
@@ -25,16 +26,10 @@ const SERVICE_ACCOUNT = `pepr-${moduleUUID()}`;
 const USER = `system:serviceaccount:${STORE_NAMESPACE}:${SERVICE_ACCOUNT}`;
 const RBAC_KINDS = ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"];
 
-interface PolicyRule {
-  apiGroups: string[];
-  resources: string[];
-  verbs: string[];
-}
-
 interface Manifest {
   kind: string;
   metadata: { name: string };
-  rules?: PolicyRule[];
+  rules?: V1PolicyRule[];
 }
 
 describe("the watcher as its scoped ServiceAccount", () => {
@@ -112,7 +107,7 @@ describe("the watcher as its scoped ServiceAccount", () => {
     // Start the watcher only once RBAC grants it every rule of its ClusterRole (bound by the
     // ClusterRoleBinding), or its first requests get 403s from a cache that lags.
     const granted = manifests.find(m => m.kind === "ClusterRole")?.rules ?? [];
-    for (const { apiGroups, resources, verbs } of granted) {
+    for (const { apiGroups = [], resources = [], verbs } of granted) {
       for (const resource of apiGroups.flatMap(g => resources.map(r => (g ? `${r}.${g}` : r)))) {
         for (const verb of verbs) {
           await waitForPermission(cp, verb, resource, ["--all-namespaces"], {
