@@ -10,7 +10,7 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   {
-    ignores: ["**/node_modules", "**/dist", "**/coverage", "controlplane/**", "build/**"],
+    ignores: ["**/node_modules", "**/dist", "**/coverage", "cluster/controlplane/**", "build/**"],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

@@ -1,4 +1,4 @@
-// End-to-end tests: a real kube-apiserver + etcd (controlplane/) and the Pepr watcher as a local
+// End-to-end tests: a real kube-apiserver + etcd (cluster/controlplane/) and the Pepr watcher as a local
 // Node process. Files run one at a time (--runInBand in package.json): Pepr's watcher port is fixed.
 const unit = require("./jest.config.cjs");
 

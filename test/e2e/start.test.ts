@@ -255,8 +255,8 @@ describe("npm start", () => {
     },
   );
 
-  it("leaves the build script usable: controlplane/build.sh exits 10 without Go", () => {
-    const result = spawnSync("bash", [path.join(repoRoot(), "controlplane", "build.sh")], {
+  it("leaves the build script usable: cluster/controlplane/build.sh exits 10 without Go", () => {
+    const result = spawnSync("bash", [path.join(repoRoot(), "cluster", "controlplane", "build.sh")], {
       env: { ...process.env, PATH: PATH_WITHOUT_GO },
       encoding: "utf8",
     });

@@ -18,7 +18,7 @@ export const DEFAULT_START_TIMEOUT_MS = 180_000;
 /** Deadline for the control plane to exit after SIGTERM before it is killed. */
 export const STOP_TIMEOUT_MS = 30_000;
 
-/** Exit codes of `controlplane/build.sh` and `controlplane up`, with what they mean. */
+/** Exit codes of `cluster/controlplane/build.sh` and `controlplane up`, with what they mean. */
 const EXIT_MEANINGS: Record<number, string> = {
   3: "a port it needs is already in use",
   4: "its data dir is used by another controlplane",
@@ -93,7 +93,7 @@ export interface StartOptions {
  * @throws ControlPlaneError with the build's exit code and what it means
  */
 export function buildControlPlane(progress = true): string {
-  const script = path.join(repoRoot(), "controlplane", "build.sh");
+  const script = path.join(repoRoot(), "cluster", "controlplane", "build.sh");
   const result = spawnSync("bash", [script], {
     stdio: ["ignore", "pipe", progress ? "inherit" : "pipe"],
     encoding: "utf8",
