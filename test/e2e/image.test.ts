@@ -1,0 +1,181 @@
+// The Pepr controller image that cluster/image/build.sh builds: its config and layout read from the
+// archive, and node + pepr started from it with Debian's runc as the image's user, before any node.
+import { spawnSync } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseAllDocuments } from "yaml";
+
+import { buildControllerImage, ControllerImage } from "../../cluster/image";
+import { buildModule } from "../harness/module";
+
+/** A cold build downloads pepr's dependencies, node and three .debs. */
+const BUILD_TIMEOUT_MS = 600_000;
+const UID = 65532;
+
+interface Descriptor {
+  mediaType: string;
+  digest: string;
+  annotations?: Record<string, string>;
+}
+
+function run(cmd: string, args: string[]): string {
+  const result = spawnSync(cmd, args, { encoding: "utf8" });
+  if (result.status !== 0) {
+    throw new Error(`${cmd} ${args.join(" ")} failed (exit ${result.status}): ${result.stderr}`);
+  }
+  return result.stdout;
+}
+
+/** The archive unpacked as an OCI layout (GNU tar), and its parts read as JSON. */
+function openLayout(archive: string, dir: string) {
+  mkdirSync(dir, { recursive: true });
+  run("tar", ["-C", dir, "-xf", archive]);
+  const blob = (digest: string) =>
+    JSON.parse(readFileSync(path.join(dir, "blobs", ...digest.split(":")), "utf8"));
+  const index = JSON.parse(readFileSync(path.join(dir, "index.json"), "utf8")) as {
+    manifests: Descriptor[];
+  };
+  const manifest = blob(index.manifests[0].digest) as { config: Descriptor; layers: Descriptor[] };
+  return { index, manifest, config: blob(manifest.config.digest) };
+}
+
+/** The image named `name` in `layout` as a runtime bundle (umoci unpack, as root: owners kept). */
+function unpackBundle(layout: string, name: string, bundle: string): string {
+  run("umoci", ["unpack", "--image", `${layout}:${name}`, bundle]);
+  return path.join(bundle, "rootfs");
+}
+
+/** Runs the bundle's process with `args` after its entrypoint (as a pod's args are) under runc. */
+function runInBundle(bundle: string, args: string[], replaceEntrypoint = false) {
+  const configPath = path.join(bundle, "config.json");
+  const config = JSON.parse(readFileSync(configPath, "utf8"));
+  config.process.terminal = false;
+  config.process.args = replaceEntrypoint ? args : [...config.process.args, ...args];
+  writeFileSync(configPath, JSON.stringify(config));
+  const id = `hpsr-image-test-${process.pid}`;
+  return spawnSync("runc", ["run", "--bundle", bundle, id], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    timeout: 60_000,
+  });
+}
+
+/** The Deployment image that `npx pepr build` wrote into the module's manifest. */
+function deployedImage(): string {
+  const docs = parseAllDocuments(readFileSync(buildModule().manifest, "utf8")).map(d => d.toJS());
+  const deployment = docs.find(d => d?.kind === "Deployment");
+  return deployment.spec.template.spec.containers[0].image;
+}
+
+describe("the controller image (cluster/image/build.sh)", () => {
+  let image: ControllerImage;
+  let dir: string;
+  let layout: ReturnType<typeof openLayout>;
+
+  beforeAll(async () => {
+    image = await buildControllerImage();
+    dir = mkdtempSync(path.join(os.tmpdir(), "hpsr-image-"));
+    layout = openLayout(image.archive, path.join(dir, "layout"));
+  }, BUILD_TIMEOUT_MS);
+
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("is named exactly as `npx pepr build` names the watcher's image, and only so", () => {
+    expect(image.name).toBe("ghcr.io/defenseunicorns/pepr/controller:v1.1.4");
+    expect(deployedImage()).toBe(image.name);
+    expect(layout.index.manifests.map(m => m.annotations)).toEqual([
+      { "org.opencontainers.image.ref.name": image.name },
+    ]);
+    expect(layout.index.manifests[0].digest).toBe(image.manifest);
+  });
+
+  it("has Pepr's Dockerfile config: USER 65532, WORKDIR /app, node as the entrypoint, no Cmd", () => {
+    const { config } = layout;
+    expect([config.os, config.architecture]).toEqual(["linux", "amd64"]);
+    expect(config.config.User).toBe(String(UID));
+    expect(config.config.WorkingDir).toBe("/app");
+    expect(config.config.Entrypoint).toEqual(["/usr/local/bin/node"]);
+    expect(config.config.Cmd).toBeUndefined();
+    expect(layout.manifest.layers.map(l => l.mediaType)).toEqual(
+      Array(3).fill("application/vnd.oci.image.layer.v1.tar+gzip"),
+    );
+  });
+
+  describe("unpacked with umoci", () => {
+    let rootfs: string;
+    const bundle = () => path.join(dir, "bundle");
+
+    beforeAll(() => {
+      rootfs = unpackBundle(path.join(dir, "layout"), image.name, bundle());
+    });
+
+    it("holds pepr 1.1.4 in /app/node_modules, owned by 65532 like /app", () => {
+      for (const p of ["app", "app/node_modules", "app/node_modules/pepr/dist/controller.js"]) {
+        const st = statSync(path.join(rootfs, p));
+        expect({ path: p, uid: st.uid, gid: st.gid }).toEqual({ path: p, uid: UID, gid: UID });
+      }
+      const pepr = JSON.parse(
+        readFileSync(path.join(rootfs, "app/node_modules/pepr/package.json"), "utf8"),
+      );
+      expect(pepr.version).toBe("1.1.4");
+      // Pepr's Dockerfile removes CLI-only packages and every *.ts file
+      expect(existsSync(path.join(rootfs, "app/node_modules/ts-morph"))).toBe(false);
+      expect(existsSync(path.join(rootfs, "app/node_modules/pepr/src"))).toBe(true);
+      expect(existsSync(path.join(rootfs, "app/node_modules/pepr/src/lib/assets/assets.ts"))).toBe(
+        false,
+      );
+    });
+
+    it("runs the Deployment's args with node as 65532: pepr loads, the CRD apply needs a cluster", () => {
+      const hash = "0".repeat(64);
+      const result = runInBundle(bundle(), ["/app/node_modules/pepr/dist/controller.js", hash]);
+      const records = result.stdout
+        .trim()
+        .split("\n")
+        .map(line => JSON.parse(line));
+      expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 1, stderr: "" });
+      expect(records.map(r => [r.msg, r.err?.message])).toEqual([
+        [
+          "Error starting Pepr Store CRD",
+          "HTTP protocol is not allowed when skipTLSVerify is not set or false",
+        ],
+      ]);
+    });
+
+    it("loads the whole pepr library, as the module that the controller forks does", () => {
+      const script =
+        'const p = require("pepr"); console.log(typeof p.PeprModule, require("pepr/package.json").version, process.getuid(), process.version)';
+      const result = runInBundle(bundle(), ["/usr/local/bin/node", "-e", script], true);
+      expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: "" });
+      expect(result.stdout).toMatch(/^function 1\.1\.4 65532 v22\.\d+\.\d+\n$/);
+    });
+  });
+
+  it(
+    "takes another name for `npx pepr deploy -i <name>`",
+    async () => {
+      const other = await buildControllerImage({
+        name: "localhost/hpsr/pepr-controller:test",
+        onProgress: () => undefined,
+      });
+      const otherDir = path.join(dir, "other");
+      const { index } = openLayout(other.archive, otherDir);
+      expect(
+        index.manifests.map(m => m.annotations?.["org.opencontainers.image.ref.name"]),
+      ).toEqual(["localhost/hpsr/pepr-controller:test"]);
+      expect(other.archive).not.toBe(image.archive);
+    },
+    BUILD_TIMEOUT_MS,
+  );
+});
