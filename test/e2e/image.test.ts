@@ -1,73 +1,16 @@
 // The Pepr controller image that cluster/image/build.sh builds: its config and layout read from the
 // archive, and node + pepr started from it with Debian's runc as the image's user, before any node.
-import { spawnSync } from "node:child_process";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseAllDocuments } from "yaml";
 
 import { buildControllerImage, ControllerImage } from "../../cluster/image";
 import { buildModule } from "../harness/module";
+import { BUILD_TIMEOUT_MS, Layout, openLayout, runInBundle, unpackBundle } from "./image-bundle";
 
-/** A cold build downloads pepr's dependencies, node and three .debs. */
-const BUILD_TIMEOUT_MS = 600_000;
 const UID = 65532;
-
-interface Descriptor {
-  mediaType: string;
-  digest: string;
-  annotations?: Record<string, string>;
-}
-
-function run(cmd: string, args: string[]): string {
-  const result = spawnSync(cmd, args, { encoding: "utf8" });
-  if (result.status !== 0) {
-    throw new Error(`${cmd} ${args.join(" ")} failed (exit ${result.status}): ${result.stderr}`);
-  }
-  return result.stdout;
-}
-
-/** The archive unpacked as an OCI layout (GNU tar), and its parts read as JSON. */
-function openLayout(archive: string, dir: string) {
-  mkdirSync(dir, { recursive: true });
-  run("tar", ["-C", dir, "-xf", archive]);
-  const blob = (digest: string) =>
-    JSON.parse(readFileSync(path.join(dir, "blobs", ...digest.split(":")), "utf8"));
-  const index = JSON.parse(readFileSync(path.join(dir, "index.json"), "utf8")) as {
-    manifests: Descriptor[];
-  };
-  const manifest = blob(index.manifests[0].digest) as { config: Descriptor; layers: Descriptor[] };
-  return { index, manifest, config: blob(manifest.config.digest) };
-}
-
-/** The image named `name` in `layout` as a runtime bundle (umoci unpack, as root: owners kept). */
-function unpackBundle(layout: string, name: string, bundle: string): string {
-  run("umoci", ["unpack", "--image", `${layout}:${name}`, bundle]);
-  return path.join(bundle, "rootfs");
-}
-
-/** Runs the bundle's process with `args` after its entrypoint (as a pod's args are) under runc. */
-function runInBundle(bundle: string, args: string[], replaceEntrypoint = false) {
-  const configPath = path.join(bundle, "config.json");
-  const config = JSON.parse(readFileSync(configPath, "utf8"));
-  config.process.terminal = false;
-  config.process.args = replaceEntrypoint ? args : [...config.process.args, ...args];
-  writeFileSync(configPath, JSON.stringify(config));
-  const id = `hpsr-image-test-${process.pid}`;
-  return spawnSync("runc", ["run", "--bundle", bundle, id], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-    timeout: 60_000,
-  });
-}
+const CONTAINER = `hpsr-image-test-${process.pid}`;
 
 /** The Deployment image that `npx pepr build` wrote into the module's manifest. */
 function deployedImage(): string {
@@ -79,7 +22,7 @@ function deployedImage(): string {
 describe("the controller image (cluster/image/build.sh)", () => {
   let image: ControllerImage;
   let dir: string;
-  let layout: ReturnType<typeof openLayout>;
+  let layout: Layout;
 
   beforeAll(async () => {
     image = await buildControllerImage();
@@ -117,7 +60,7 @@ describe("the controller image (cluster/image/build.sh)", () => {
     const bundle = () => path.join(dir, "bundle");
 
     beforeAll(() => {
-      rootfs = unpackBundle(path.join(dir, "layout"), image.name, bundle());
+      rootfs = unpackBundle(layout, image.name, bundle());
     });
 
     it("holds pepr 1.1.4 in /app/node_modules, owned by 65532 like /app", () => {
@@ -139,7 +82,10 @@ describe("the controller image (cluster/image/build.sh)", () => {
 
     it("runs the Deployment's args with node as 65532: pepr loads, the CRD apply needs a cluster", () => {
       const hash = "0".repeat(64);
-      const result = runInBundle(bundle(), ["/app/node_modules/pepr/dist/controller.js", hash]);
+      const result = runInBundle(bundle(), CONTAINER, [
+        "/app/node_modules/pepr/dist/controller.js",
+        hash,
+      ]);
       const records = result.stdout
         .trim()
         .split("\n")
@@ -156,7 +102,9 @@ describe("the controller image (cluster/image/build.sh)", () => {
     it("loads the whole pepr library, as the module that the controller forks does", () => {
       const script =
         'const p = require("pepr"); console.log(typeof p.PeprModule, require("pepr/package.json").version, process.getuid(), process.version)';
-      const result = runInBundle(bundle(), ["/usr/local/bin/node", "-e", script], true);
+      const result = runInBundle(bundle(), CONTAINER, ["/usr/local/bin/node", "-e", script], {
+        replaceEntrypoint: true,
+      });
       expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: "" });
       expect(result.stdout).toMatch(/^function 1\.1\.4 65532 v22\.\d+\.\d+\n$/);
     });

@@ -259,7 +259,8 @@ export async function startModule(
   return proc;
 }
 
-function watchProcess(child: ChildProcess, echo: boolean): ModuleProcess {
+/** Follows a watcher started some other way (e.g. under runc): its log records, exit and stop(). */
+export function watchProcess(child: ChildProcess, echo: boolean): ModuleProcess {
   const logs: LogRecord[] = [];
   const otherOutput: string[] = [];
   const listeners = new Set<(r: LogRecord) => void>();
