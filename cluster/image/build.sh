@@ -53,9 +53,15 @@ fi
 name="${1:-ghcr.io/defenseunicorns/pepr/controller:v${pepr_version}}"
 
 # What Debian would give for the libraries: package, version and the .deb's SHA256 from the index.
-deb_index="$(apt-cache show --no-all-versions "${debs[@]}" 2>/dev/null | grep -E '^(Package|Version|SHA256):' || true)"
+deb_index() { apt-cache show --no-all-versions "${debs[@]}" 2>/dev/null | grep -E '^(Package|Version|SHA256):' || true; }
+deb_index="$(deb_index)"
+if [ "$(grep -c '^SHA256:' <<<"$deb_index")" -ne "${#debs[@]}" ] && [ "$(id -u)" = 0 ]; then
+  say "apt has no package index (a fresh machine): apt-get update..."
+  apt-get update -qq >&2 || true
+  deb_index="$(deb_index)"
+fi
 if [ "$(grep -c '^SHA256:' <<<"$deb_index")" -ne "${#debs[@]}" ]; then
-  say "error: apt-cache knows no candidate for ${debs[*]}: run apt-get update first"
+  say "error: apt-cache knows no candidate for ${debs[*]}: run apt-get update first (as root)"
   exit 10
 fi
 

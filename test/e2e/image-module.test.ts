@@ -8,16 +8,20 @@ import path from "node:path";
 import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
 
-import { buildControllerImage } from "../../cluster/image";
-import { ControlPlane, startControlPlane } from "../harness/controlplane";
-import { createConfigMap, ensureNamespace, getStore, kubectl } from "../harness/kube";
 import {
   assertWatcherPortFree,
+  buildControllerImage,
   buildModule,
+  ControlPlane,
+  createConfigMap,
+  ensureNamespace,
+  getStore,
+  kubectl,
   ModuleProcess,
+  startControlPlane,
   STARTUP_COMPLETE,
   watchProcess,
-} from "../harness/module";
+} from "../../cluster";
 import {
   BUILD_TIMEOUT_MS,
   deleteContainer,

@@ -5,8 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseAllDocuments } from "yaml";
 
-import { buildControllerImage, ControllerImage } from "../../cluster/image";
-import { buildModule } from "../harness/module";
+import { buildControllerImage, buildModule, ControllerImage } from "../../cluster";
 import { BUILD_TIMEOUT_MS, Layout, openLayout, runInBundle, unpackBundle } from "./image-bundle";
 
 const UID = 65532;
