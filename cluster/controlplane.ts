@@ -1,11 +1,12 @@
 // The local control plane for tests, the demo and the benchmark, shaped like controller-runtime's
 // envtest: `const cp = await startControlPlane()` gives a kubeconfig; `await cp.stop()` undoes it.
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 
+import { buildContainerd, NodeInfo } from "./node";
 import { repoRoot } from "./paths";
 import { seconds } from "./wait";
 
@@ -17,11 +18,14 @@ export const ENV_START_TIMEOUT = "CONTROLPLANE_START_TIMEOUT_MS";
 export const DEFAULT_START_TIMEOUT_MS = 180_000;
 /** Deadline for the control plane to exit after SIGTERM before it is killed. */
 export const STOP_TIMEOUT_MS = 30_000;
+/** The same with a node: the kubelet, pods and containerd stop first, then the machine is restored. */
+export const NODE_STOP_TIMEOUT_MS = 120_000;
 
 /** Exit codes of `cluster/controlplane/build.sh` and `controlplane up`, with what they mean. */
 const EXIT_MEANINGS: Record<number, string> = {
   3: "a port it needs is already in use",
   4: "its data dir is used by another controlplane",
+  5: "its node could not start (the component's log is named above)",
   10: "no Go toolchain on PATH: install Go >= 1.26 (on these machines /usr/local/go/bin)",
   11: "the Go toolchain is older than 1.26",
 };
@@ -43,12 +47,18 @@ export interface ReadyLine {
   kubeconfig: string;
   server: string;
   control: string;
+  /** File (0600) holding the bearer token the control endpoint requires. */
+  controlToken: string;
   etcd: string;
   dataDir: string;
   auditLog: string;
   log: string;
   pid: number;
   startSeconds: number;
+  /** The node, when started with `node: true` on a machine that can run containers. */
+  node?: NodeInfo;
+  /** Why there is no node although `node: true` asked for one (one line naming what is missing). */
+  nodeSkipped?: string;
 }
 
 export interface ControlPlane {
@@ -83,6 +93,12 @@ export interface StartOptions {
   progress?: boolean;
   /** Ready deadline in ms (default {@link DEFAULT_START_TIMEOUT_MS} or $CONTROLPLANE_START_TIMEOUT_MS). */
   timeoutMs?: number;
+  /**
+   * Also run a node (containerd, kubelet, kube-proxy, scheduler, all controllers) so pods run.
+   * On a machine that cannot run containers the control plane starts without it and
+   * `local.nodeSkipped` says why.
+   */
+  node?: boolean;
 }
 
 /**
@@ -127,6 +143,9 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
   const dataDir = options.dataDir ?? (tempDir as string);
   const args = ["up", `--data-dir=${dataDir}`];
   if (options.port) args.push(`--port=${options.port}`);
+  if (options.node)
+    args.push("--node", `--containerd-dir=${buildContainerd(options.progress ?? false)}`);
+  const stopTimeoutMs = options.node ? NODE_STOP_TIMEOUT_MS : STOP_TIMEOUT_MS;
   // Its own process group: a Ctrl-C in the terminal reaches only us, and stop() shuts it down in
   // order. If we die without stop(), it notices that its parent is gone and stops itself.
   const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
@@ -144,7 +163,7 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
   try {
     ready = await readyLine(child, exited, timeoutMs, stderr);
   } catch (err) {
-    await terminate(child, exited);
+    await terminate(child, exited, stopTimeoutMs);
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
     throw err;
   }
@@ -154,7 +173,11 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
 
   let stopped: Promise<void> | undefined;
   const control = async (verb: "start" | "stop"): Promise<void> => {
-    const res = await fetch(`${ready.control}/apiserver/${verb}`, { method: "POST" });
+    const token = readFileSync(ready.controlToken, "utf8").trim();
+    const res = await fetch(`${ready.control}/apiserver/${verb}`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}` },
+    });
     const body = (await res.json()) as { error?: string };
     if (!res.ok) throw new ControlPlaneError(`kube-apiserver ${verb}: ${body.error ?? res.status}`);
   };
@@ -169,7 +192,7 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
     stop: () => {
       stopped ??= (async () => {
         const errors: unknown[] = [];
-        const code = await terminate(child, exited);
+        const code = await terminate(child, exited, stopTimeoutMs);
         if (code !== 0)
           errors.push(new ControlPlaneError(`controlplane exited with ${code}`, code ?? 1));
         try {
@@ -227,14 +250,15 @@ function readyLine(
   });
 }
 
-/** SIGTERM, then SIGKILL after {@link STOP_TIMEOUT_MS}; resolves with the exit code. */
+/** SIGTERM, then SIGKILL after timeoutMs; resolves with the exit code. */
 async function terminate(
   child: ChildProcess,
   exited: Promise<number | null>,
+  timeoutMs: number,
 ): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
   child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
   const code = await exited;
   clearTimeout(timer);
   return code;

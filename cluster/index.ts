@@ -15,6 +15,18 @@ export {
   STOP_TIMEOUT_MS,
 } from "./controlplane";
 
+/** The node (`startControlPlane({ node: true })`): containerd's build, its ready line, images. */
+export {
+  buildContainerd,
+  requireNode,
+  loadImageArchive,
+  writeImageArchive,
+  NodeError,
+} from "./node";
+export type { NodeInfo } from "./node";
+/** Stop deadline of a control plane with a node. */
+export { NODE_STOP_TIMEOUT_MS } from "./controlplane";
+
 /** Build the module (`npx pepr build`), prepare a cluster for it and run its watcher. */
 export {
   buildModule,

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/pflag"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
@@ -36,13 +38,17 @@ rules:
   - level: Metadata
 `
 
-// apiserverArgs are the kube-apiserver flags for a local, single-node control plane.
-func apiserverArgs(dataDir string, p *pki, etcdURL string, port int) ([]string, error) {
+// apiserverArgs are the kube-apiserver flags for a local control plane. Without a node
+// (nodeIP empty) it serves on 127.0.0.1 only, with RBAC and no endpoints for the kubernetes
+// Service. With a node it listens on every address and advertises nodeIP, which pods reach,
+// keeps the kubernetes Service's endpoints itself, authorizes kubelets with the Node
+// authorizer and NodeRestriction, and reaches kubelets (logs, exec) with a client certificate.
+func apiserverArgs(dataDir string, p *pki, etcdURL string, port int, nodeIP string) ([]string, error) {
 	policy := filepath.Join(dataDir, "audit-policy.yaml")
 	if err := os.WriteFile(policy, []byte(auditPolicy), 0o600); err != nil {
 		return nil, err
 	}
-	return []string{
+	args := []string{
 		"--etcd-servers=" + etcdURL,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
@@ -66,7 +72,31 @@ func apiserverArgs(dataDir string, p *pki, etcdURL string, port int) ([]string, 
 		// Close watches when stopping: otherwise open watches (the controllers', the Pepr
 		// watcher's) hold the HTTP server's shutdown for --request-timeout (60 s).
 		"--shutdown-watch-termination-grace-period=2s",
-	}, nil
+	}
+	if nodeIP == "" {
+		return args, nil
+	}
+	cert, key := p.certPair("apiserver-kubelet-client")
+	if err := p.ensureClient(cert, key, "kube-apiserver-kubelet-client", "system:masters"); err != nil {
+		return nil, err
+	}
+	node := []string{
+		"--bind-address=0.0.0.0",
+		"--advertise-address=" + nodeIP,
+		"--endpoint-reconciler-type=lease",
+		"--authorization-mode=Node,RBAC",
+		"--enable-admission-plugins=NodeRestriction",
+		"--kubelet-client-certificate=" + cert,
+		"--kubelet-client-key=" + key,
+		"--kubelet-certificate-authority=" + p.caCert,
+		"--kubelet-preferred-address-types=InternalIP",
+	}
+	// replace, not repeat: a repeated slice flag (--authorization-mode) would append
+	flagName := func(arg string) string { name, _, _ := strings.Cut(arg, "="); return name }
+	args = slices.DeleteFunc(args, func(a string) bool {
+		return slices.ContainsFunc(node, func(n string) bool { return flagName(n) == flagName(a) })
+	})
+	return append(args, node...), nil
 }
 
 // runAPIServer runs kube-apiserver in this process until ctx is done, as

@@ -14,6 +14,8 @@ const usage = `usage:
   controlplane up [flags]     run etcd + kube-apiserver + controllers until SIGTERM/SIGINT
   controlplane kubectl ...    kubectl, built from the same Kubernetes release
   controlplane version        print the Kubernetes and etcd versions built in
+  controlplane kubelet|kube-proxy|kube-scheduler|kube-controller-manager ...
+                              that component, as its upstream command (up --node runs them)
 
 Run "controlplane up --help" for the flags of up.`
 
@@ -21,6 +23,9 @@ func main() {
 	// Multi-call: a symlink named kubectl runs kubectl directly.
 	if filepath.Base(os.Args[0]) == "kubectl" {
 		os.Exit(runKubectl(os.Args[1:]))
+	}
+	if len(os.Args) >= 2 && components[os.Args[1]] != nil {
+		os.Exit(runComponent(os.Args[1], os.Args[2:]))
 	}
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, usage)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -12,11 +13,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
 // pki holds the paths of the certificates and keys of one control plane. They are made once
-// per data dir and reused on restart, so a kubeconfig written earlier stays valid.
+// per data dir and reused on restart, so a kubeconfig written earlier stays valid; a
+// certificate that is missing (an older data dir) or whose addresses changed is made again.
 type pki struct {
 	dir                             string
 	caCert, caKey                   string
@@ -45,15 +48,68 @@ func newPKI(dataDir string) *pki {
 	}
 }
 
+// certPair names a leaf certificate and key in the pki dir: <name>.crt and <name>.key.
+func (p *pki) certPair(name string) (cert, key string) {
+	return filepath.Join(p.dir, name+".crt"), filepath.Join(p.dir, name+".key")
+}
+
 // ensure creates whatever is missing: a CA, the API server's serving cert (127.0.0.1,
-// localhost and the in-cluster names), client certs in system:masters for the admin and the
-// controllers, and the service-account signing key pair.
-func (p *pki) ensure() error {
+// localhost, the in-cluster names and extraIPs, e.g. the node's address), client certs in
+// system:masters for the admin and the controllers, and the service-account signing key pair.
+func (p *pki) ensure(extraIPs ...net.IP) error {
+	if err := os.MkdirAll(p.dir, 0o700); err != nil {
+		return err
+	}
+	if err := p.ensureCA(); err != nil {
+		return err
+	}
+	ips := append([]net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.0.0.1")}, extraIPs...)
+	if err := p.ensureLeaf(p.servingCert, p.servingKey, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: "kube-apiserver"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+			"kubernetes.default.svc.cluster.local"},
+		IPAddresses: ips,
+	}); err != nil {
+		return err
+	}
+	if err := p.ensureClient(p.adminCert, p.adminKey, "admin", "system:masters"); err != nil {
+		return err
+	}
+	if err := p.ensureClient(p.controllersCert, p.controllersKey, "system:kube-controller-manager",
+		"system:masters"); err != nil {
+		return err
+	}
 	if _, err := os.Stat(p.saPub); err == nil {
 		return nil
 	}
-	if err := os.MkdirAll(p.dir, 0o700); err != nil {
+	saKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
 		return err
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&saKey.PublicKey)
+	if err != nil {
+		return err
+	}
+	if err := writeKey(p.saKey, saKey); err != nil {
+		return err
+	}
+	return writePEM(p.saPub, "PUBLIC KEY", pub)
+}
+
+// ensureClient makes a client certificate for user cn in group org (org may be empty).
+func (p *pki) ensureClient(certPath, keyPath, cn, org string) error {
+	subject := pkix.Name{CommonName: cn}
+	if org != "" {
+		subject.Organization = []string{org}
+	}
+	return p.ensureLeaf(certPath, keyPath, &x509.Certificate{
+		Subject: subject, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+}
+
+func (p *pki) ensureCA() error {
+	if _, err := os.Stat(p.caKey); err == nil {
+		return nil
 	}
 	caKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -72,69 +128,70 @@ func (p *pki) ensure() error {
 	if err != nil {
 		return err
 	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return err
-	}
 	if err := writePEM(p.caCert, "CERTIFICATE", caDER); err != nil {
 		return err
 	}
-	if err := writeKey(p.caKey, caKey); err != nil {
-		return err
-	}
-	leaf := func(certPath, keyPath string, tmpl *x509.Certificate) error {
-		key, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			return err
+	return writeKey(p.caKey, caKey)
+}
+
+// ensureLeaf signs tmpl with the CA unless certPath already holds a certificate with the same
+// subject, IP addresses and DNS names.
+func (p *pki) ensureLeaf(certPath, keyPath string, tmpl *x509.Certificate) error {
+	if old, err := readCert(certPath); err == nil && old.Subject.String() == tmpl.Subject.String() &&
+		slices.EqualFunc(old.IPAddresses, tmpl.IPAddresses, net.IP.Equal) &&
+		slices.Equal(old.DNSNames, tmpl.DNSNames) {
+		if _, err := os.Stat(keyPath); err == nil {
+			return nil
 		}
-		tmpl.SerialNumber = serial()
-		tmpl.NotBefore = time.Now().Add(-time.Hour)
-		tmpl.NotAfter = time.Now().Add(certValidity)
-		tmpl.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			return err
-		}
-		if err := writePEM(certPath, "CERTIFICATE", der); err != nil {
-			return err
-		}
-		return writeKey(keyPath, key)
 	}
-	if err := leaf(p.servingCert, p.servingKey, &x509.Certificate{
-		Subject:     pkix.Name{CommonName: "kube-apiserver"},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
-			"kubernetes.default.svc.cluster.local"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.0.0.1")},
-	}); err != nil {
-		return err
-	}
-	if err := leaf(p.adminCert, p.adminKey, &x509.Certificate{
-		Subject:     pkix.Name{CommonName: "admin", Organization: []string{"system:masters"}},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}); err != nil {
-		return err
-	}
-	if err := leaf(p.controllersCert, p.controllersKey, &x509.Certificate{
-		Subject: pkix.Name{CommonName: "system:kube-controller-manager",
-			Organization: []string{"system:masters"}},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}); err != nil {
-		return err
-	}
-	saKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	ca, err := readCert(p.caCert)
 	if err != nil {
 		return err
 	}
-	pub, err := x509.MarshalPKIXPublicKey(&saKey.PublicKey)
+	caKey, err := readKey(p.caKey)
 	if err != nil {
 		return err
 	}
-	if err := writeKey(p.saKey, saKey); err != nil {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
 		return err
 	}
-	// sa.pub is written last: its presence marks the PKI as complete.
-	return writePEM(p.saPub, "PUBLIC KEY", pub)
+	tmpl.SerialNumber = serial()
+	tmpl.NotBefore = time.Now().Add(-time.Hour)
+	tmpl.NotAfter = time.Now().Add(certValidity)
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return err
+	}
+	if err := writeKey(keyPath, key); err != nil {
+		return err
+	}
+	return writePEM(certPath, "CERTIFICATE", der)
+}
+
+func readCert(path string) (*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, fmt.Errorf("%s: no PEM block", path)
+	}
+	return x509.ParseCertificate(block.Bytes)
+}
+
+func readKey(path string) (crypto.Signer, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, fmt.Errorf("%s: no PEM block", path)
+	}
+	return x509.ParsePKCS1PrivateKey(block.Bytes)
 }
 
 func serial() *big.Int {
@@ -158,4 +215,14 @@ func writePEM(path, typ string, der []byte) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// ensureServing makes a serving certificate for a host name and IP (the kubelet's).
+func (p *pki) ensureServing(certPath, keyPath, name, ip string) error {
+	return p.ensureLeaf(certPath, keyPath, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: name},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:    []string{name},
+		IPAddresses: []net.IP{net.ParseIP(ip)},
+	})
 }

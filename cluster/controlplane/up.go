@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	goflag "flag"
@@ -13,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -49,12 +53,17 @@ type readyLine struct {
 	Kubeconfig   string  `json:"kubeconfig"`
 	Server       string  `json:"server"`
 	Control      string  `json:"control"`
+	ControlToken string  `json:"controlToken"` // file (0600) holding the control endpoint's bearer token
 	Etcd         string  `json:"etcd"`
 	DataDir      string  `json:"dataDir"`
 	AuditLog     string  `json:"auditLog"`
 	Log          string  `json:"log"`
 	PID          int     `json:"pid"`
 	StartSeconds float64 `json:"startSeconds"`
+	// Node is set when the node runs (--node); NodeSkipped says why not when it was asked for
+	// but this machine cannot run containers.
+	Node        *nodeInfo `json:"node,omitempty"`
+	NodeSkipped string    `json:"nodeSkipped,omitempty"`
 }
 
 type upError struct {
@@ -78,20 +87,31 @@ func defaultDataDir() string {
 	return filepath.Join(os.TempDir(), "hello-pepr-store-resources-controlplane-data")
 }
 
+type upOptions struct {
+	dataDir, kubeconfig     string
+	port, controlPort       int
+	controllers, node       bool
+	nodeName, containerdDir string
+}
+
 func runUp(args []string) int {
 	fs := goflag.NewFlagSet("controlplane up", goflag.ContinueOnError)
-	dataDir := fs.String("data-dir", defaultDataDir(), "etcd data, certificates, kubeconfig and logs; kept across restarts")
-	port := fs.Int("port", 0, "kube-apiserver secure port on 127.0.0.1 (0: the port of the last run if free, else any free port)")
-	controlPort := fs.Int("control-port", 0, "port of the HTTP control endpoint on 127.0.0.1 (0: any free port)")
-	kubeconfig := fs.String("kubeconfig", "", "where to write the admin kubeconfig (default <data-dir>/kubeconfig)")
-	withControllers := fs.Bool("controllers", true, "run the kube-controller-manager controllers: "+controllers)
+	var o upOptions
+	fs.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "etcd data, certificates, kubeconfig and logs; kept across restarts")
+	fs.IntVar(&o.port, "port", 0, "kube-apiserver secure port (0: the port of the last run if free, else any free port)")
+	fs.IntVar(&o.controlPort, "control-port", 0, "port of the HTTP control endpoint on 127.0.0.1 (0: any free port)")
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "where to write the admin kubeconfig (default <data-dir>/kubeconfig)")
+	fs.BoolVar(&o.controllers, "controllers", true, "without --node: run these kube-controller-manager controllers in-process: "+controllers)
+	fs.BoolVar(&o.node, "node", false, "also run a node: kube-controller-manager (all default controllers), kube-scheduler, containerd, kubelet, kube-proxy")
+	fs.StringVar(&o.nodeName, "node-name", "hpsr-node", "the node's name")
+	fs.StringVar(&o.containerdDir, "containerd-dir", "", "folder with containerd, containerd-shim-runc-v2, ctr and pause.tar (cluster/containerd/build.sh prints it)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	if *kubeconfig == "" {
-		*kubeconfig = filepath.Join(*dataDir, "kubeconfig")
+	if o.kubeconfig == "" {
+		o.kubeconfig = filepath.Join(o.dataDir, "kubeconfig")
 	}
-	if err := up(*dataDir, *port, *controlPort, *kubeconfig, *withControllers); err != nil {
+	if err := up(o); err != nil {
 		fmt.Fprintf(os.Stderr, "controlplane: %v\n", err)
 		var ue *upError
 		if errors.As(err, &ue) {
@@ -102,8 +122,45 @@ func runUp(args []string) int {
 	return 0
 }
 
-func up(dataDir string, wantPort, controlPort int, kubeconfig string, withControllers bool) error {
-	dataDir, err := filepath.Abs(dataDir)
+// stopper is closed on the first SIGTERM/SIGINT or when the parent process is gone; a second
+// signal exits at once. It watches from the start of "up", before etcd.
+type stopper struct {
+	done   chan struct{}
+	reason string
+}
+
+func watchStop() *stopper {
+	s := &stopper{done: make(chan struct{})}
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	gone := parentGone(os.Getppid())
+	go func() {
+		select {
+		case x := <-sig:
+			s.reason = x.String() + ": stopping (a second signal exits at once)"
+		case <-gone:
+			s.reason = "the process that started us is gone: stopping"
+		}
+		close(s.done)
+		<-sig
+		os.Exit(exitFailure)
+	}()
+	return s
+}
+
+// check returns an error once a stop was asked for, to end a start half-way.
+func (s *stopper) check() error {
+	select {
+	case <-s.done:
+		return errors.New("stopped before ready: " + s.reason)
+	default:
+		return nil
+	}
+}
+
+func up(o upOptions) error {
+	stop := watchStop()
+	dataDir, err := filepath.Abs(o.dataDir)
 	if err != nil {
 		return err
 	}
@@ -121,23 +178,46 @@ func up(dataDir string, wantPort, controlPort int, kubeconfig string, withContro
 	}
 	progress("data dir %s (component logs: %s)", dataDir, logPath)
 
+	ready := readyLine{Ready: true, Kubeconfig: o.kubeconfig, DataDir: dataDir,
+		AuditLog: filepath.Join(dataDir, "audit.log"), Log: logPath, PID: os.Getpid()}
 	p := newPKI(dataDir)
-	if err := p.ensure(); err != nil {
+	var nd *node
+	if o.node {
+		if missing := nodeMissing(o.containerdDir); len(missing) > 0 {
+			ready.NodeSkipped = "this machine cannot run containers: missing " + strings.Join(missing, ", ")
+			progress("node: not started, %s; the control plane runs without it", ready.NodeSkipped)
+		} else if nd, err = prepareNode(dataDir, o.nodeName, o.containerdDir, p); err != nil {
+			return &upError{exitNodeFailed, fmt.Errorf("node: %w", err)}
+		}
+	}
+	defer func() {
+		if err := nd.stop(); err != nil {
+			progress("node: %v", err)
+		}
+	}()
+	nodeIP := ""
+	if nd != nil {
+		nodeIP = nd.ip
+	}
+	if err := p.ensure(ipList(nodeIP)...); err != nil {
 		return fmt.Errorf("certificates: %w", err)
 	}
-	pt, err := choosePorts(dataDir, wantPort)
+	pt, err := choosePorts(dataDir, o.port)
 	if err != nil {
 		return err
 	}
-	lis, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", controlPort))
+	lis, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", o.controlPort))
 	if err != nil {
-		return &upError{exitPortInUse, fmt.Errorf("control port %d on 127.0.0.1 is in use: %w", controlPort, err)}
+		return &upError{exitPortInUse, fmt.Errorf("control port %d on 127.0.0.1 is in use: %w", o.controlPort, err)}
+	}
+	defer lis.Close()
+	if err := stop.check(); err != nil {
+		return err
 	}
 
 	step := time.Now()
 	etcd, etcdURL, err := startEtcd(dataDir, pt.EtcdClient, pt.EtcdPeer)
 	if err != nil {
-		lis.Close()
 		return err
 	}
 	defer func() {
@@ -145,33 +225,41 @@ func up(dataDir string, wantPort, controlPort int, kubeconfig string, withContro
 		progress("etcd stopped")
 	}()
 	progress("etcd ready on %s in %.1fs", etcdURL, time.Since(step).Seconds())
+	if err := stop.check(); err != nil {
+		return err
+	}
 
-	apiArgs, err := apiserverArgs(dataDir, p, etcdURL, pt.APIServer)
+	apiArgs, err := apiserverArgs(dataDir, p, etcdURL, pt.APIServer, nodeIP)
 	if err != nil {
-		lis.Close()
 		return err
 	}
 	server := fmt.Sprintf("https://127.0.0.1:%d", pt.APIServer)
 	api := &apiserver{args: apiArgs, server: server, pki: p}
 	if err := api.start(); err != nil {
-		lis.Close()
 		return err
 	}
 	defer api.stop() //nolint:errcheck // reported inside
+	defer func() {   // the node stops before the API server (and again is a no-op)
+		if err := nd.stop(); err != nil {
+			progress("node: %v", err)
+		}
+	}()
 
-	if err := writeKubeconfig(kubeconfig, server, p.caCert, p.adminCert, p.adminKey); err != nil {
-		lis.Close()
+	if err := writeKubeconfig(o.kubeconfig, server, p.caCert, p.adminCert, p.adminKey); err != nil {
 		return err
 	}
 	controllersKubeconfig := filepath.Join(dataDir, "controllers.kubeconfig")
 	if err := writeKubeconfig(controllersKubeconfig, server, p.caCert, p.controllersCert, p.controllersKey); err != nil {
-		lis.Close()
 		return err
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if withControllers {
+	if nd != nil {
+		if ready.Node, err = startNodeComponents(nd, server, o.kubeconfig, stop); err != nil {
+			return &upError{exitNodeFailed, fmt.Errorf("node: %w", err)}
+		}
+	} else if o.controllers {
 		go func() {
 			if err := runControllers(ctx, controllerArgs(controllersKubeconfig, p)); err != nil && ctx.Err() == nil {
 				progress("controllers stopped: %v", err)
@@ -180,34 +268,83 @@ func up(dataDir string, wantPort, controlPort int, kubeconfig string, withContro
 		progress("controllers started: %s", controllers)
 	}
 
-	control := &http.Server{Handler: api.controlHandler()}
+	token, err := writeControlToken(dataDir)
+	if err != nil {
+		return err
+	}
+	control := &http.Server{Handler: requireToken(token, api.controlHandler())}
 	go control.Serve(lis) //nolint:errcheck // closed on shutdown
 	defer control.Close()
 
-	ready := readyLine{
-		Ready: true, Kubeconfig: kubeconfig, Server: server,
-		Control: "http://" + lis.Addr().String(), Etcd: etcdURL, DataDir: dataDir,
-		AuditLog: filepath.Join(dataDir, "audit.log"), Log: logPath, PID: os.Getpid(),
-		StartSeconds: time.Since(upStart).Seconds(),
-	}
+	ready.Server, ready.Etcd = server, etcdURL
+	ready.Control, ready.ControlToken = "http://"+lis.Addr().String(), filepath.Join(dataDir, controlTokenFile)
+	ready.StartSeconds = time.Since(upStart).Seconds()
 	line, _ := json.Marshal(ready)
 	fmt.Println(string(line))
-	progress("ready in %.1fs: export KUBECONFIG=%s", ready.StartSeconds, kubeconfig)
+	progress("ready in %.1fs: export KUBECONFIG=%s", ready.StartSeconds, o.kubeconfig)
 
-	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	select {
-	case s := <-sig:
-		progress("%s: stopping (a second signal exits at once)", s)
-	case <-parentGone(os.Getppid()):
-		progress("the process that started us is gone: stopping")
-	}
-	go func() {
-		<-sig
-		os.Exit(exitFailure)
-	}()
+	<-stop.done
+	progress("%s", stop.reason)
 	cancel()
 	return nil
+}
+
+// startNodeComponents starts the node's processes in order, each waited for: controllers and
+// scheduler, containerd, the kubelet (until the Node is Ready), kube-proxy.
+func startNodeComponents(nd *node, server, kubeconfig string, stop *stopper) (*nodeInfo, error) {
+	steps := []func() error{
+		func() error { return nd.startControllers(server) },
+		nd.startRuntime,
+		func() error { return nd.startKubelet(server, kubeconfig) },
+		func() error { return nd.startProxy(server) },
+	}
+	for _, s := range steps {
+		if err := stop.check(); err != nil {
+			return nil, err
+		}
+		if err := s(); err != nil {
+			return nil, err
+		}
+	}
+	return &nodeInfo{
+		Name: nd.name, IP: nd.ip, Containerd: nd.paths.socket, Ctr: nd.ctr(), Namespace: "k8s.io",
+		ImportImage: nd.ctr() + " --address " + nd.paths.socket + " -n k8s.io images import",
+		Logs:        nd.paths.logs, ReadySeconds: time.Since(upStart).Seconds(),
+	}, nil
+}
+
+func ipList(ip string) []net.IP {
+	if ip == "" {
+		return nil
+	}
+	return []net.IP{net.ParseIP(ip)}
+}
+
+const controlTokenFile = "control-token"
+
+// writeControlToken writes a new random bearer token for the control endpoint, readable only
+// by the owner: any local user can reach 127.0.0.1, only the owner can read the data dir.
+func writeControlToken(dataDir string) (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	token := hex.EncodeToString(b)
+	path := filepath.Join(dataDir, controlTokenFile)
+	_ = os.Remove(path)
+	return token, os.WriteFile(path, []byte(token), 0o600)
+}
+
+// requireToken answers 401 unless the request carries "Authorization: Bearer <token>".
+func requireToken(token string, next http.Handler) http.Handler {
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			http.Error(w, `{"error":"missing or wrong bearer token (see controlToken in the ready line)"}`, http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // parentGone is closed when the parent process exits (we are re-parented), so a test run that

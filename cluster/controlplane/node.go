@@ -1,0 +1,342 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	remote "k8s.io/cri-client/pkg"
+)
+
+const (
+	componentReadyTimeout = 120 * time.Second
+	componentStopGrace    = 20 * time.Second
+	// nodeLockPath makes the node one per machine: kubepods cgroups, the bridge and the
+	// KUBE-* chains are machine-wide.
+	nodeLockPath   = "/run/hello-pepr-store-resources-node.lock"
+	nodeLockWait   = 180 * time.Second
+	exitNodeFailed = 5 // the node could not start on a machine that can run it
+)
+
+// nodeInfo is the "node" part of the ready line.
+type nodeInfo struct {
+	Name         string  `json:"name"`
+	IP           string  `json:"ip"`
+	Containerd   string  `json:"containerd"`   // containerd's socket
+	Ctr          string  `json:"ctr"`          // ctr from the same build
+	Namespace    string  `json:"namespace"`    // containerd namespace of the CRI: images go there
+	ImportImage  string  `json:"importImage"`  // "ctr --address SOCKET -n k8s.io images import" as one line
+	Logs         string  `json:"logs"`         // folder of the components' logs
+	ReadySeconds float64 `json:"readySeconds"` // from start of "up" to node Ready
+}
+
+// node runs containerd, the kubelet, kube-proxy, kube-scheduler and kube-controller-manager as
+// child processes of "up", and puts the machine back when it stops.
+type node struct {
+	name, ip, dataDir, self, containerdDir string
+	paths                                  nodePaths
+	pki                                    *pki
+	host                                   *hostState
+	unlock                                 func()
+	children                               []*child // in start order
+	spawn                                  chan func()
+	stopOnce                               sync.Once
+	stopErr                                error
+}
+
+// nodeMissing names what this machine lacks to run containers; empty when it can.
+func nodeMissing(containerdDir string) []string {
+	var missing []string
+	if os.Geteuid() != 0 {
+		missing = append(missing, fmt.Sprintf("root (running as uid %d)", os.Geteuid()))
+	}
+	if !hasCapSysAdmin() {
+		missing = append(missing, "CAP_SYS_ADMIN")
+	}
+	if err := probeCgroupWrite(); err != nil {
+		missing = append(missing, "write access to the cgroup hierarchy ("+err.Error()+")")
+	}
+	for _, tool := range []string{"runc", "iptables", "ip6tables", "conntrack"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, tool+" (Debian package "+map[string]string{"ip6tables": "iptables"}[tool]+tool+")")
+		}
+	}
+	if _, err := os.Stat(filepath.Join(cniBinDir, "bridge")); err != nil {
+		missing = append(missing, "the CNI plugins in "+cniBinDir+" (Debian package containernetworking-plugins)")
+	}
+	for _, f := range []string{"containerd", "containerd-shim-runc-v2", "ctr", "pause.tar"} {
+		if _, err := os.Stat(filepath.Join(containerdDir, f)); err != nil {
+			missing = append(missing, f+" in --containerd-dir (cluster/containerd/build.sh builds it)")
+		}
+	}
+	if _, err := hostIP(); err != nil {
+		missing = append(missing, err.Error())
+	}
+	return missing
+}
+
+func hasCapSysAdmin() bool {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			var caps uint64
+			_, _ = fmt.Sscanf(strings.TrimSpace(v), "%x", &caps)
+			return caps&(1<<21) != 0 // CAP_SYS_ADMIN
+		}
+	}
+	return false
+}
+
+func probeCgroupWrite() error {
+	dirs := kubepodsCgroups()
+	if len(dirs) == 0 {
+		return errors.New("no cgroup hierarchy mounted")
+	}
+	probe := filepath.Join(filepath.Dir(dirs[0]), fmt.Sprintf("hpsr-probe-%d", os.Getpid()))
+	if err := os.Mkdir(probe, 0o755); err != nil {
+		return err
+	}
+	return syscall.Rmdir(probe)
+}
+
+// hostIP is the address the API server advertises and the kubelet serves on: the source
+// address of the default route, which pods reach through the bridge.
+func hostIP() (string, error) {
+	conn, err := net.Dial("udp4", "192.0.2.255:9") // UDP "connect" sends nothing; it picks the route
+	if err == nil {
+		defer conn.Close()
+		if ip := conn.LocalAddr().(*net.UDPAddr).IP; !ip.IsLoopback() {
+			return ip.String(), nil
+		}
+	}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
+			return n.IP.String(), nil
+		}
+	}
+	return "", errors.New("a non-loopback IPv4 address for the API server and the kubelet")
+}
+
+// prepareNode takes the machine's node lock, cleans what a killed earlier run left, records
+// the host state and writes certificates and configs. It runs before etcd starts.
+func prepareNode(dataDir, name, containerdDir string, p *pki) (*node, error) {
+	ip, err := hostIP()
+	if err != nil {
+		return nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	n := &node{name: name, ip: ip, dataDir: dataDir, self: self, containerdDir: containerdDir,
+		paths: newNodePaths(dataDir), pki: p, spawn: make(chan func())}
+	if n.unlock, err = lockNode(dataDir); err != nil {
+		return nil, err
+	}
+	if old, err := readHostState(n.paths.dir); err != nil || old != nil {
+		if err == nil {
+			progress("node: cleaning up what a run killed at %s left", old.Recorded.Format(time.RFC3339))
+			err = old.restore(n.paths.dir)
+		}
+		if err != nil {
+			n.unlock()
+			return nil, fmt.Errorf("clean up the previous node run: %w", err)
+		}
+	}
+	for _, d := range []string{n.paths.kubeletRoot, n.paths.containerdState, n.paths.cniIPAM} {
+		if err := os.RemoveAll(d); err != nil { // a fresh node each run; images stay in containerd's root
+			n.unlock()
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(n.paths.logs, 0o700); err != nil {
+		n.unlock()
+		return nil, err
+	}
+	if n.host, err = recordHostState(dataDir, n.paths.dir, bridgeName); err != nil {
+		n.unlock()
+		return nil, fmt.Errorf("record the host state: %w", err)
+	}
+	go n.spawner()
+	return n, nil
+}
+
+// spawner starts the children from one locked OS thread that never exits: Pdeathsig fires when
+// the thread that forked a child exits, not the process.
+func (n *node) spawner() {
+	runtime.LockOSThread()
+	for f := range n.spawn {
+		f()
+	}
+}
+
+func (n *node) start(name string, env []string, path string, args ...string) (*child, error) {
+	var c *child
+	var err error
+	done := make(chan struct{})
+	n.spawn <- func() {
+		c, err = startChild(name, filepath.Join(n.paths.logs, name+".log"), env, path, args...)
+		close(done)
+	}
+	<-done
+	if err == nil {
+		n.children = append(n.children, c)
+	}
+	return c, err
+}
+
+// lockNode takes the machine-wide node lock, waiting for another run's node to stop.
+func lockNode(dataDir string) (func(), error) {
+	f, err := os.OpenFile(nodeLockPath, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(nodeLockWait)
+	for said := false; ; said = true {
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			holder, _ := os.ReadFile(nodeLockPath)
+			f.Close()
+			return nil, fmt.Errorf("another node runs on this machine (%s) for %s", strings.TrimSpace(string(holder)), nodeLockWait)
+		}
+		if !said {
+			holder, _ := os.ReadFile(nodeLockPath)
+			progress("node: waiting for the node of another run to stop (%s)", strings.TrimSpace(string(holder)))
+		}
+		time.Sleep(time.Second)
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(fmt.Sprintf("pid %d, data dir %s\n", os.Getpid(), dataDir)), 0)
+	return func() { _ = f.Truncate(0); f.Close() }, nil
+}
+
+// httpOK is a readiness check: GET url answers 200 (TLS not verified: local health ports).
+func httpOK(url string) func() error {
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // local health probe
+	return func() error {
+		resp, err := client.Get(url)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return errors.New(resp.Status)
+		}
+		return nil
+	}
+}
+
+// nodeReady checks the Node's Ready condition through the API.
+func nodeReady(kubeconfig, name string) func() error {
+	return func() error {
+		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			return err
+		}
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		nd, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		for _, c := range nd.Status.Conditions {
+			if c.Type == corev1.NodeReady {
+				if c.Status == corev1.ConditionTrue {
+					return nil
+				}
+				return fmt.Errorf("Ready=%s: %s", c.Status, c.Message)
+			}
+		}
+		return errors.New("no Ready condition yet")
+	}
+}
+
+// removePods stops and removes every pod sandbox through the CRI, so containerd tears down
+// their networks (veth, IP, portmap rules) and mounts before it stops.
+func (n *node) removePods() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rs, err := remote.NewRemoteRuntimeService(ctx, "unix://"+n.paths.socket, 5*time.Second, nil, false)
+	if err != nil {
+		return err
+	}
+	defer rs.Close(ctx) //nolint:errcheck
+	pods, err := rs.ListPodSandbox(ctx, nil)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, p := range pods {
+		if err := rs.StopPodSandbox(ctx, p.Id); err != nil {
+			errs = append(errs, err)
+		}
+		if err := rs.RemovePodSandbox(ctx, p.Id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(pods) > 0 {
+		progress("node: removed %d pod sandboxes", len(pods))
+	}
+	return errors.Join(errs...)
+}
+
+// stop stops the node in reverse order, then puts the machine back as recorded. Idempotent.
+func (n *node) stop() error {
+	if n == nil {
+		return nil
+	}
+	n.stopOnce.Do(func() { n.stopErr = n.stopAll() })
+	return n.stopErr
+}
+
+func (n *node) stopAll() error {
+	step := time.Now()
+	var errs []error
+	byName := map[string]*child{}
+	for _, c := range n.children {
+		byName[c.name] = c
+	}
+	byName["kube-proxy"].stop(componentStopGrace)
+	byName["kubelet"].stop(componentStopGrace)
+	if c := byName["containerd"]; c != nil && !c.exited() {
+		if err := n.removePods(); err != nil {
+			errs = append(errs, fmt.Errorf("remove pods: %w", err))
+		}
+	}
+	for i := len(n.children) - 1; i >= 0; i-- {
+		n.children[i].stop(componentStopGrace)
+	}
+	close(n.spawn)
+	if err := n.host.restore(n.paths.dir); err != nil {
+		errs = append(errs, fmt.Errorf("restore the machine: %w", err))
+	}
+	n.unlock()
+	progress("node stopped and the machine restored in %.1fs", time.Since(step).Seconds())
+	return errors.Join(errs...)
+}

@@ -1,0 +1,74 @@
+// Command node-image is the program of the e2e tests' container image (test/e2e/node.test.ts):
+// an HTTPS server on :3000, like Pepr's watcher, with the key pair of a Secret volume in
+// /etc/certs. GET /healthz answers 200; GET /kube/<path> GETs /<path> from the API server
+// through the kubernetes Service (KUBERNETES_SERVICE_HOST/PORT) with the pod's ServiceAccount
+// token and CA, logs "kube GET /<path> -> <status>" and answers {"status":...,"server":...}.
+// Only the standard library: it is built with CGO_ENABLED=0 into a one-file image.
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+)
+
+const saDir = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+func main() {
+	log.SetFlags(0)
+	http.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	http.HandleFunc("/kube/", kube)
+	log.Printf("serving https on :3000 as uid %d gid %d", os.Getuid(), os.Getgid())
+	log.Fatal(http.ListenAndServeTLS(":3000", "/etc/certs/tls.crt", "/etc/certs/tls.key", nil))
+}
+
+func kube(w http.ResponseWriter, r *http.Request) {
+	path := "/" + strings.TrimPrefix(r.URL.Path, "/kube/")
+	server := "https://" + net.JoinHostPort(os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT"))
+	status, err := get(server, path)
+	if err != nil {
+		log.Printf("kube GET %s -> error %v", path, err)
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	log.Printf("kube GET %s -> %d", path, status)
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"status": status, "server": server}) //nolint:errcheck
+}
+
+// get requests path with the ServiceAccount token, verifying the API server against the
+// mounted CA, and returns the HTTP status.
+func get(server, path string) (int, error) {
+	token, err := os.ReadFile(saDir + "/token")
+	if err != nil {
+		return 0, err
+	}
+	caPEM, err := os.ReadFile(saDir + "/ca.crt")
+	if err != nil {
+		return 0, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return 0, fmt.Errorf("no certificate in %s/ca.crt", saDir)
+	}
+	client := &http.Client{Timeout: 10 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	req, err := http.NewRequest(http.MethodGet, server+path, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}

@@ -1,0 +1,278 @@
+// The local cluster's node (startControlPlane({ node: true })): a Deployment shaped like Pepr's
+// watcher runs from a locally built image, its pod reaches the API server through the kubernetes
+// Service with its ServiceAccount token, the Deployment replaces a deleted pod, `kubectl logs`
+// works, and stopping leaves nothing on the machine. These tests fail, never skip, when the node
+// cannot start here.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import https from "node:https";
+import os from "node:os";
+import path from "node:path";
+
+import type { V1Deployment, V1Pod, V1PodSpec } from "@kubernetes/client-node";
+import YAML from "yaml";
+
+import {
+  buildModule,
+  ControlPlane,
+  kubectl,
+  loadImageArchive,
+  makeTLSPair,
+  NodeInfo,
+  repoRoot,
+  requireNode,
+  startControlPlane,
+  waitFor,
+  writeImageArchive,
+} from "../../cluster";
+
+const NAMESPACE = "node-e2e";
+const IMAGE = "localhost/hello-pepr-store-resources/node-image";
+const TAG = "e2e";
+/** Pepr's readiness probe waits 10 s before its first check; scheduling and start come on top. */
+const READY_TIMEOUT_MS = 90_000;
+
+/** The watcher Deployment `npx pepr build` wrote, with our image, in our namespace. */
+function watcherDeployment(): V1Deployment {
+  const docs = YAML.parseAllDocuments(readFileSync(buildModule(true).manifest, "utf8"));
+  const deploy = docs.map(d => d.toJS() as V1Deployment).find(d => d?.kind === "Deployment");
+  if (!deploy?.metadata) throw new Error("no Deployment in the module's manifest");
+  deploy.metadata.namespace = NAMESPACE;
+  podSpec(deploy).containers[0].image = `${IMAGE}:${TAG}`;
+  return deploy;
+}
+
+function podSpec(deploy: V1Deployment): V1PodSpec {
+  const spec = deploy.spec?.template.spec;
+  if (!spec) throw new Error(`Deployment ${deploy.metadata?.name} has no pod template spec`);
+  return spec;
+}
+
+/** Builds test/e2e/node-image (static Go HTTPS server) into an OCI archive. */
+function buildImage(dir: string): string {
+  const rootfs = path.join(dir, "rootfs");
+  mkdirSync(rootfs);
+  execFileSync(
+    "go",
+    ["build", "-trimpath", "-o", path.join(rootfs, "server"), "./test/e2e/node-image/main.go"],
+    { cwd: repoRoot(), env: { ...process.env, CGO_ENABLED: "0" }, stdio: "inherit" },
+  );
+  const archive = path.join(dir, "node-image.tar");
+  writeImageArchive(rootfs, archive, TAG, "/server");
+  return archive;
+}
+
+/** What a node run could leave on the machine: KUBE-/CNI- iptables chains, by table. */
+function projectChains(): string[] {
+  const chains: string[] = [];
+  for (const cmd of [
+    "iptables-save",
+    "ip6tables-save",
+    "iptables-legacy-save",
+    "ip6tables-legacy-save",
+  ]) {
+    const out = spawnSync(cmd, [], { encoding: "utf8" }).stdout ?? "";
+    let table = "";
+    for (const line of out.split("\n")) {
+      if (line.startsWith("*")) table = line.slice(1);
+      const m = /^:((KUBE|CNI)-\S+)/.exec(line);
+      if (m) chains.push(`${cmd} ${table} ${m[1]}`);
+    }
+  }
+  return chains.sort();
+}
+
+/** Processes whose command line names dir (containerd, shims, kubelet, pods' shims...). */
+function processesNaming(dir: string): string[] {
+  return readdirSync("/proc")
+    .filter(p => /^\d+$/.test(p) && Number(p) !== process.pid)
+    .map(p => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, "utf8").replace(/\0/g, " ").trim();
+      } catch {
+        return "";
+      }
+    })
+    .filter(cmd => cmd.includes(dir));
+}
+
+/** GET https://<pod>:3000<path> from this host (the pod's certificate is self-signed). */
+function getFromPod(ip: string, urlPath: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.get(
+      { host: ip, port: 3000, path: urlPath, rejectUnauthorized: false, timeout: 15_000 },
+      res => {
+        let body = "";
+        res.on("data", (c: Buffer) => (body += c.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on("error", reject);
+    req.on("timeout", () => req.destroy(new Error(`GET ${urlPath} from ${ip}: timeout`)));
+  });
+}
+
+interface PodState {
+  name: string;
+  ip: string;
+  ready: boolean;
+}
+
+async function watcherPods(cp: ControlPlane): Promise<PodState[]> {
+  const out = await kubectl(cp, ["get", "pods", "-n", NAMESPACE, "-o", "json"]);
+  return (JSON.parse(out).items as V1Pod[])
+    .filter(p => !p.metadata?.deletionTimestamp)
+    .map(p => ({
+      name: p.metadata?.name ?? "",
+      ip: p.status?.podIP ?? "",
+      ready: (p.status?.conditions ?? []).some(c => c.type === "Ready" && c.status === "True"),
+    }));
+}
+
+function waitForReadyPod(cp: ControlPlane, not?: string): Promise<PodState> {
+  return waitFor(
+    `a Ready pod of the watcher Deployment${not ? ` other than ${not}` : ""}`,
+    async () => (await watcherPods(cp)).find(p => p.ready && p.name !== not),
+    READY_TIMEOUT_MS,
+    500,
+  );
+}
+
+describe("the local cluster's node", () => {
+  let cp: ControlPlane | undefined;
+  let node: NodeInfo;
+  let dataDir: string;
+  let workDir: string;
+  let chainsBefore: string[];
+  let pod: PodState;
+
+  beforeAll(async () => {
+    workDir = mkdtempSync(path.join(os.tmpdir(), "hpsr-node-e2e-"));
+    dataDir = path.join(workDir, "cluster");
+    chainsBefore = projectChains();
+    const archive = buildImage(workDir);
+    cp = await startControlPlane({ node: true, dataDir });
+    node = requireNode(cp.local); // throws, naming what is missing, when there is no node
+    loadImageArchive(node, archive, IMAGE);
+
+    const { key, cert } = makeTLSPair(workDir);
+    const deploy = watcherDeployment();
+    const sa = podSpec(deploy).serviceAccountName ?? "default";
+    const [tlsSecret, moduleSecret] = (podSpec(deploy).volumes ?? []).map(
+      v => v.secret?.secretName ?? "",
+    );
+    await kubectl(cp, ["create", "namespace", NAMESPACE]);
+    await kubectl(cp, ["create", "serviceaccount", sa, "-n", NAMESPACE]);
+    await kubectl(cp, [
+      "create",
+      "role",
+      "read-pods",
+      "--verb=get",
+      "--resource=pods",
+      "-n",
+      NAMESPACE,
+    ]);
+    await kubectl(cp, [
+      "create",
+      "rolebinding",
+      "read-pods",
+      "--role=read-pods",
+      `--serviceaccount=${NAMESPACE}:${sa}`,
+      "-n",
+      NAMESPACE,
+    ]);
+    await kubectl(cp, [
+      "create",
+      "secret",
+      "tls",
+      tlsSecret,
+      `--cert=${cert}`,
+      `--key=${key}`,
+      "-n",
+      NAMESPACE,
+    ]);
+    await kubectl(cp, [
+      "create",
+      "secret",
+      "generic",
+      moduleSecret,
+      "--from-literal=module.js=//",
+      "-n",
+      NAMESPACE,
+    ]);
+    await kubectl(cp, ["apply", "-f", "-"], { input: JSON.stringify(deploy) });
+    pod = await waitForReadyPod(cp);
+  });
+
+  afterAll(async () => {
+    await cp?.stop();
+    rmSync(workDir, { recursive: true, force: true });
+  });
+
+  test("runs a Deployment shaped like Pepr's watcher from a loaded image to Ready, as uid/gid 65532", async () => {
+    const deploy = JSON.parse(
+      await kubectl(cp!, [
+        "get",
+        "deployment",
+        watcherDeployment().metadata?.name ?? "",
+        "-n",
+        NAMESPACE,
+        "-o",
+        "json",
+      ]),
+    ) as V1Deployment;
+    expect(deploy.status?.readyReplicas).toBe(1);
+    const container = podSpec(deploy).containers[0];
+    expect(container.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+      runAsGroup: 65532,
+      runAsNonRoot: true,
+      runAsUser: 65532,
+    });
+    expect(container.readinessProbe?.httpGet).toEqual({
+      path: "/healthz",
+      port: 3000,
+      scheme: "HTTPS",
+    });
+    const logs = await kubectl(cp!, ["logs", pod.name, "-n", NAMESPACE]);
+    expect(logs.split("\n")[0]).toBe("serving https on :3000 as uid 65532 gid 65532");
+  });
+
+  test("a pod reaches the API server through the kubernetes Service with its token, and RBAC applies", async () => {
+    const own = await getFromPod(pod.ip, `/kube/api/v1/namespaces/${NAMESPACE}/pods/${pod.name}`);
+    expect(own.status).toBe(200);
+    expect(JSON.parse(own.body)).toEqual({ status: 200, server: "https://10.0.0.1:443" });
+    const secrets = await getFromPod(pod.ip, "/kube/api/v1/namespaces/kube-system/secrets");
+    expect(JSON.parse(secrets.body)).toEqual({ status: 403, server: "https://10.0.0.1:443" });
+  });
+
+  test("kubectl logs shows the pod's requests", async () => {
+    const logs = await kubectl(cp!, ["logs", pod.name, "-n", NAMESPACE]);
+    expect(logs).toContain(`kube GET /api/v1/namespaces/${NAMESPACE}/pods/${pod.name} -> 200\n`);
+    expect(logs).toContain("kube GET /api/v1/namespaces/kube-system/secrets -> 403\n");
+  });
+
+  test("the Deployment replaces a deleted pod", async () => {
+    await kubectl(cp!, ["delete", "pod", pod.name, "-n", NAMESPACE, "--wait=false"]);
+    const replacement = await waitForReadyPod(cp!, pod.name);
+    expect(replacement.name).not.toBe(pod.name);
+    pod = replacement;
+  });
+
+  test("stopping leaves no mount, netns, iptables chain, process or bridge behind", async () => {
+    await cp!.stop();
+    const mounts = readFileSync("/proc/self/mountinfo", "utf8")
+      .split("\n")
+      .filter(l => l.includes(dataDir));
+    expect(mounts).toEqual([]);
+    const netns = existsSync("/run/netns")
+      ? readdirSync("/run/netns").filter(n => n.startsWith("cni-"))
+      : [];
+    expect(netns).toEqual([]);
+    expect(projectChains()).toEqual(chainsBefore);
+    expect(processesNaming(dataDir)).toEqual([]);
+    expect(spawnSync("ip", ["link", "show", "hpsr0"]).status).not.toBe(0);
+    expect(existsSync(path.join(dataDir, "node", "host-state.json"))).toBe(false);
+  });
+});
