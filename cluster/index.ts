@@ -90,6 +90,23 @@ export { buildControllerImage, ImageBuildError } from "./image";
 /** A built controller image and the build's options. */
 export type { ControllerImage, BuildControllerImageOptions } from "./image";
 
+/** `npx pepr deploy` on the node: the image loaded by name, the watcher pod and its logs. */
+export {
+  loadControllerImage,
+  peprDeploy,
+  watcherPods,
+  waitForWatcherPod,
+  followWatcherLogs,
+  watcherDeployment,
+  watcherServiceAccount,
+  DeployError,
+  DEPLOY_NAMESPACE,
+  DEFAULT_DEPLOY_TIMEOUT_MS,
+  DEFAULT_POD_READY_TIMEOUT_MS,
+} from "./deploy";
+/** An image loaded into the node, and what a deploy printed and took. */
+export type { LoadedImage, DeployResult } from "./deploy";
+
 /** Waiting on a condition with a deadline that names what it waited for. */
 export { waitFor, sleep, seconds, TimeoutError, DEFAULT_WAIT_MS, DEFAULT_POLL_MS } from "./wait";
 /** The repository root and the files `npx pepr build` writes. */

@@ -33,6 +33,8 @@ export interface BuildControllerImageOptions {
   name?: string;
   /** Receives each progress line; default: written to stderr. */
   onProgress?: (line: string) => void;
+  /** Extra environment for build.sh (CONTROLLER_IMAGE_CACHE_DIR, npm_config_cache for a cold build). */
+  env?: Record<string, string>;
 }
 
 /** Thrown when build.sh fails; exitCode is its exit status. */
@@ -58,6 +60,7 @@ export async function buildControllerImage(
   const onProgress = options.onProgress ?? ((line: string) => process.stderr.write(`${line}\n`));
   const child = spawn("bash", [BUILD_SCRIPT, ...(options.name ? [options.name] : [])], {
     stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...options.env },
   });
   const stdout: string[] = [];
   const stderr: string[] = [];

@@ -10,8 +10,10 @@ import { parse } from "yaml";
 import { repoRoot, waitFor } from "../../cluster";
 import { EXPECTED_DATA } from "./scenario";
 
-/** How long npm start may take to say "Press Ctrl-C": inside Jest's 180 s test timeout. */
+/** How long npm start -- --local may take to say "Press Ctrl-C": inside Jest's 180 s test timeout. */
 const START_DEADLINE_MS = 150_000;
+/** The same for npm start: image build (cold: about a minute), node, `npx pepr deploy` (about 50 s). */
+const DEPLOY_START_DEADLINE_MS = 360_000;
 
 /** This PATH without the folders that hold a `go` (node and npm stay wherever they are). */
 const PATH_WITHOUT_GO = (process.env.PATH ?? "")
@@ -31,9 +33,9 @@ interface Run {
   finished: Promise<number | null>;
 }
 
-/** Starts `npm start` in its own process group, as a terminal would. */
-function npmStart(env: Record<string, string> = {}): Run {
-  const child = spawn("npm", ["start", "--silent"], {
+/** Starts `npm start [-- args]` in its own process group, as a terminal would. */
+function npmStart(env: Record<string, string> = {}, args: string[] = []): Run {
+  const child = spawn("npm", ["start", "--silent", ...(args.length > 0 ? ["--", ...args] : [])], {
     cwd: repoRoot(),
     detached: true,
     env: { ...process.env, ...env },
@@ -47,14 +49,14 @@ function npmStart(env: Record<string, string> = {}): Run {
   return { child, stdout: () => out, stderr: () => err, finished };
 }
 
-/** `npm start` on the local control plane, once it says the module keeps running. */
-async function npmStartRunning(): Promise<Run> {
-  const r = npmStart({ WATCHER_PORT_WAIT_MS: process.env.WATCHER_PORT_WAIT_MS ?? "0" });
+/** `npm start [-- args]` on the local cluster, once it says the module keeps running. */
+async function npmStartRunning(args: string[] = [], deadlineMs = START_DEADLINE_MS): Promise<Run> {
+  const r = npmStart({ WATCHER_PORT_WAIT_MS: process.env.WATCHER_PORT_WAIT_MS ?? "0" }, args);
   try {
     await waitFor(
       "npm start to say the module keeps running",
       () => (r.stderr().includes("Press Ctrl-C") ? true : undefined),
-      START_DEADLINE_MS,
+      deadlineMs,
     );
   } catch (err) {
     if (groupAlive(r) && r.child.pid) process.kill(-r.child.pid, "SIGKILL");
@@ -132,9 +134,42 @@ describe("npm start", () => {
 
   const local = process.env.USE_EXISTING_CLUSTER !== "true";
   (local ? it : it.skip)(
-    "runs the module on the local control plane, prints observed and the PeprStore, stops on Ctrl-C",
+    "deploys with npx pepr deploy on the node, prints observed and the PeprStore, streams the pod's logs, stops on Ctrl-C",
     async () => {
-      const r = (run = await npmStartRunning());
+      const r = (run = await npmStartRunning([], DEPLOY_START_DEADLINE_MS));
+      const [first, ...rest] = r.stdout().split("\n");
+      expect(JSON.parse(first)).toMatchObject({ level: 30, msg: "observed" });
+      // pino's hostname is the pod's name: the record comes from the watcher pod
+      expect(JSON.parse(first).hostname).toMatch(/^pepr-hello-pepr-store-resources-watcher-/);
+      const store = parse(rest.join("\n"));
+      expect(store.metadata.name).toBe("pepr-hello-pepr-store-resources-store");
+      expect(store.data).toEqual(EXPECTED_DATA);
+      const steps = r.stderr().match(/^\[\d\/6\] .*$/gm) ?? [];
+      expect(steps.map(line => line.slice(0, 30))).toEqual([
+        "[1/6] cluster: building and st",
+        "[2/6] image: building the Pepr",
+        "[3/6] npx pepr deploy --yes (b",
+        "[4/6] kubectl create configmap",
+        "[5/6] waiting for the watcher ",
+        "[6/6] kubectl get peprstore -n",
+      ]);
+      expect(r.stderr()).toMatch(
+        / {6}done in \d+\.\ds: watcher pod pepr-system\/pepr-hello-pepr-store-resources-watcher-\S+ Ready\n/,
+      );
+      expect(r.stderr()).not.toContain("no node on this machine");
+
+      await ctrlCAndWait(r);
+      expect(r.stderr()).toMatch(
+        /\nSIGINT: stopping\.\.\. \(Ctrl-C again exits at once\)\n[\s\S]*controlplane \[ *[\d.]+s\] etcd stopped\nstopped everything this run started\n$/,
+      );
+    },
+    DEPLOY_START_DEADLINE_MS + 60_000,
+  );
+
+  (local ? it : it.skip)(
+    "--local: runs the watcher as a local process, prints observed and the PeprStore, stops on Ctrl-C",
+    async () => {
+      const r = (run = await npmStartRunning(["--local"]));
       const [first, ...rest] = r.stdout().split("\n");
       expect(JSON.parse(first)).toMatchObject({ level: 30, msg: "observed" });
       const store = parse(rest.join("\n"));
@@ -158,7 +193,7 @@ describe("npm start", () => {
   (local ? it : it.skip)(
     "exits at once on a second Ctrl-C, and the control plane it leaves behind stops itself",
     async () => {
-      const r = (run = await npmStartRunning());
+      const r = (run = await npmStartRunning(["--local"]));
       const dataDir = /export KUBECONFIG=(\S+)\/kubeconfig\n/.exec(r.stderr())?.[1];
       expect(dataDir?.startsWith(path.join(os.tmpdir(), "hpsr-cp-"))).toBe(true);
       ctrlC(r);
@@ -181,7 +216,7 @@ describe("npm start", () => {
   (local ? it : it.skip)(
     "when npm start is killed with SIGKILL, its watcher and control plane stop themselves",
     async () => {
-      const r = (run = await npmStartRunning());
+      const r = (run = await npmStartRunning(["--local"]));
       const dataDir = /export KUBECONFIG=(\S+)\/kubeconfig\n/.exec(r.stderr())?.[1] ?? "";
       const demo = pidsWithArg("scripts/start.ts");
       expect(demo).toHaveLength(1);
@@ -245,7 +280,7 @@ describe("npm start", () => {
         busy.listen(3000, resolve);
       });
       try {
-        run = npmStart({ WATCHER_PORT_WAIT_MS: "0" });
+        run = npmStart({ WATCHER_PORT_WAIT_MS: "0" }, ["--local"]);
         expect(await run.finished).toBe(1);
         expect(run.stderr()).toContain("error: port 3000 is in use");
       } finally {

@@ -1,0 +1,247 @@
+// The module deployed as users deploy it: the controller image built here and loaded into the
+// local cluster's node, `npx pepr deploy --yes`, the watcher in a pod started by the Deployment
+// with its ServiceAccount token and its Secrets. The store, the audit log and `kubectl logs` are
+// read exactly. These tests fail, never skip, when the node cannot start here.
+import {
+  auditLog,
+  ControlPlane,
+  createConfigMap,
+  followWatcherLogs,
+  getStore,
+  kubectl,
+  loadControllerImage,
+  ModuleProcess,
+  peprDeploy,
+  prepareCluster,
+  startControlPlane,
+  waitForStore,
+  waitForWatcherPod,
+  watcherPods,
+  watcherServiceAccount,
+} from "../../cluster";
+import { PLACEHOLDER, STORE_NAMESPACE, storeName } from "../../store/contract";
+import {
+  CACHE_ID_OP,
+  EXPECTED_DATA,
+  EXPECTED_OPS,
+  MODULE_NAMESPACE,
+  OBSERVED_TIMEOUT_MS,
+  patchesSince,
+  report,
+} from "./scenario";
+
+/** Image build (cold: about a minute), node start, two `pepr deploy` runs and their rollouts. */
+const SUITE_TIMEOUT_MS = 900_000;
+const SERVICE_ACCOUNT_USER = `system:serviceaccount:${STORE_NAMESPACE}:${watcherServiceAccount()}`;
+
+interface Deployed {
+  cp: ControlPlane;
+  pod: string;
+  logs: ModuleProcess;
+  stop(): Promise<void>;
+}
+
+/** A cluster with a node, the image loaded, `before` run, then `npx pepr deploy --yes`. */
+async function deployOnNode(before?: (cp: ControlPlane) => Promise<void>): Promise<Deployed> {
+  const cp = await startControlPlane({ node: true });
+  let logs: ModuleProcess | undefined;
+  try {
+    const image = await loadControllerImage(cp, { onProgress: () => undefined });
+    report(`ctr images import of ${image.name}`, image.loadSeconds * 1000);
+    await before?.(cp);
+    const deployed = await peprDeploy(cp);
+    report("npx pepr deploy --yes (build, apply, rollout)", deployed.seconds * 1000);
+    const pod = (await waitForWatcherPod(cp)).metadata?.name as string;
+    logs = followWatcherLogs(cp, pod);
+    const follower = logs;
+    return {
+      cp,
+      pod,
+      logs,
+      stop: async () => {
+        await follower.stop();
+        await cp.stop();
+      },
+    };
+  } catch (err) {
+    await logs?.stop();
+    await cp.stop();
+    throw err;
+  }
+}
+
+function waitForObservedIn(logs: ModuleProcess, sinceMs: number) {
+  return logs.waitForLog(
+    `"observed" in kubectl logs`,
+    r => r.msg === "observed" && r.time >= sinceMs,
+    OBSERVED_TIMEOUT_MS,
+  );
+}
+
+/** Audit events of the watcher's ServiceAccount answered 403 (denied by RBAC). */
+function deniedForWatcher(cp: ControlPlane) {
+  return auditLog(cp).completed(
+    e => e.user.username === SERVICE_ACCOUNT_USER && e.responseStatus?.code === 403,
+  );
+}
+
+describe("npx pepr deploy on the local cluster's node", () => {
+  let d: Deployed;
+
+  beforeAll(async () => {
+    d = await deployOnNode();
+  }, SUITE_TIMEOUT_MS);
+
+  afterAll(async () => {
+    await d?.stop();
+  });
+
+  it("runs the watcher from ghcr.io/defenseunicorns/pepr/controller:v1.1.4 as 65532", async () => {
+    const pod = JSON.parse(
+      await kubectl(d.cp, ["get", "pod", d.pod, "-n", STORE_NAMESPACE, "-o", "json"]),
+    );
+    const [status] = pod.status.containerStatuses;
+    expect([status.image, status.ready, status.restartCount]).toEqual([
+      "ghcr.io/defenseunicorns/pepr/controller:v1.1.4",
+      true,
+      0,
+    ]);
+    expect(pod.spec.serviceAccountName).toBe(watcherServiceAccount());
+    const ps = await kubectl(d.cp, [
+      "exec",
+      "-n",
+      STORE_NAMESPACE,
+      d.pod,
+      "--",
+      "node",
+      "-p",
+      "process.getuid()",
+    ]);
+    expect(ps.trim()).toBe("65532");
+  });
+
+  it("writes the four keys for `observe` in one PATCH from its ServiceAccount, logs observed", async () => {
+    const createdAt = Date.now();
+    await createConfigMap(d.cp, MODULE_NAMESPACE, "observe");
+    const observed = await waitForObservedIn(d.logs, createdAt);
+    report(
+      "observe created → observed in kubectl logs (deployed watcher)",
+      observed.time - createdAt,
+    );
+    expect((await getStore(d.cp))?.data).toEqual(EXPECTED_DATA);
+    const patches = patchesSince(d.cp, createdAt);
+    expect(patches.map(p => [p.user.username, p.responseStatus?.code])).toEqual([
+      [SERVICE_ACCOUNT_USER, 200],
+    ]);
+    expect(patches[0].requestObject).toEqual([...EXPECTED_OPS, CACHE_ID_OP]);
+    expect(deniedForWatcher(d.cp)).toEqual([]);
+    const plain = await kubectl(d.cp, ["logs", "-n", STORE_NAMESPACE, d.pod]);
+    expect(plain.split("\n").filter(l => l.includes('"msg":"observed"'))).toHaveLength(1);
+  });
+
+  it("deployed again: the same objects, a new pod, and the store kept as it was", async () => {
+    const objects = () =>
+      kubectl(d.cp, [
+        ...["get", "deployment,service,secret,serviceaccount,role,rolebinding", "-n"],
+        ...[STORE_NAMESPACE, "-o", "name"],
+      ]);
+    const before = { objects: await objects(), data: (await getStore(d.cp))?.data };
+    const redeployedAt = Date.now();
+    await peprDeploy(d.cp);
+    const pod = await waitForWatcherPod(d.cp, { exclude: [d.pod] });
+    expect(await objects()).toBe(before.objects);
+    expect(before.data).toEqual(EXPECTED_DATA);
+    expect((await getStore(d.cp))?.data).toEqual(before.data);
+    // the new pod reads the store and re-runs the capability for the existing `observe`: one
+    // PATCH re-adds the same four values and removes nothing
+    const logs = followWatcherLogs(d.cp, pod.metadata?.name as string);
+    try {
+      await waitForObservedIn(logs, redeployedAt);
+    } finally {
+      await logs.stop();
+    }
+    const dataOps = patchesSince(d.cp, redeployedAt)
+      .flatMap(p => p.requestObject as { path: string }[])
+      .filter(op => op.path.startsWith("/data/"));
+    expect(dataOps).toEqual(EXPECTED_OPS);
+    expect((await getStore(d.cp))?.data).toEqual(EXPECTED_DATA);
+    expect(deniedForWatcher(d.cp)).toEqual([]);
+  });
+  it("-i <name>: deploys another image name loaded into the node, keeping the store", async () => {
+    const other = "localhost/hello-pepr-store-resources/pepr-controller:e2e";
+    await loadControllerImage(d.cp, { name: other, onProgress: () => undefined });
+    const pods = (await watcherPods(d.cp)).map(p => p.metadata?.name as string);
+    await peprDeploy(d.cp, { image: other });
+    const pod = await waitForWatcherPod(d.cp, { exclude: pods });
+    expect(pod.status?.containerStatuses?.map(c => [c.image, c.ready])).toEqual([[other, true]]);
+    expect((await getStore(d.cp))?.data).toEqual(EXPECTED_DATA);
+  });
+});
+
+describe("the watcher pod deleted right after `observe` is created", () => {
+  let d: Deployed;
+
+  beforeAll(async () => {
+    d = await deployOnNode();
+  }, SUITE_TIMEOUT_MS);
+
+  afterAll(async () => {
+    await d?.stop();
+  });
+
+  it("is replaced by the Deployment; the new pod logs observed and the store ends exact", async () => {
+    const createdAt = Date.now();
+    await createConfigMap(d.cp, MODULE_NAMESPACE, "observe");
+    await kubectl(d.cp, ["delete", "pod", d.pod, "-n", STORE_NAMESPACE, "--wait=false"]);
+    const replacement = await waitForWatcherPod(d.cp, { exclude: [d.pod] });
+    const logs = followWatcherLogs(d.cp, replacement.metadata?.name as string);
+    try {
+      await waitForObservedIn(logs, createdAt);
+    } finally {
+      await logs.stop();
+    }
+    report("observe created, pod deleted → observed by the new pod", Date.now() - createdAt);
+    expect(
+      (await waitForStore(d.cp, "the four keys", data => Object.keys(data).length === 5)).data,
+    ).toEqual(EXPECTED_DATA);
+    expect(deniedForWatcher(d.cp)).toEqual([]);
+  });
+});
+
+describe("a PeprStore with an unmigrated key, applied before the deploy", () => {
+  let d: Deployed;
+
+  beforeAll(async () => {
+    d = await deployOnNode(async cp => {
+      await prepareCluster(cp); // pepr-system and the CRD, as `pepr deploy` would apply them
+      await kubectl(cp, ["apply", "-f", "-"], {
+        input: JSON.stringify({
+          apiVersion: "pepr.dev/v1",
+          kind: "PeprStore",
+          metadata: {
+            name: storeName(),
+            namespace: STORE_NAMESPACE,
+            labels: { "pepr.dev-cacheID": "1700000000000" },
+          },
+          data: { ...PLACEHOLDER, "hello-pepr-store-resources-testing": "migrated" },
+        }),
+      });
+    });
+  }, SUITE_TIMEOUT_MS);
+
+  afterAll(async () => {
+    await d?.stop();
+  });
+
+  it("ends with the -v2- key, the four keys and the placeholder", async () => {
+    await waitForStore(d.cp, "migrated", data => "hello-pepr-store-resources-v2-testing" in data);
+    const createdAt = Date.now();
+    await createConfigMap(d.cp, MODULE_NAMESPACE, "observe");
+    await waitForObservedIn(d.logs, createdAt);
+    expect((await getStore(d.cp))?.data).toEqual({
+      ...EXPECTED_DATA,
+      "hello-pepr-store-resources-v2-testing": "migrated",
+    });
+    expect(deniedForWatcher(d.cp)).toEqual([]);
+  });
+});
