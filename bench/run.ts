@@ -52,7 +52,7 @@ import {
   PREFILL_VALUE_BYTES,
   STEP_TIMEOUT_MS,
 } from "./scenario";
-import { round, summarize, Summary } from "./stats";
+import { round, stratifiedPhases, summarize, Summary } from "./stats";
 import { BreakdownKey, durations, LimitResult, Results, ScaleStep } from "./results";
 import { StoreWatch } from "./storewatch";
 
@@ -105,21 +105,6 @@ function config() {
     chunk: intEnv(ENV.chunk, DEFAULT_PREFILL_CHUNK),
     out: path.resolve(process.env[ENV.out] ?? path.join(repoRoot(), "bench")),
   };
-}
-
-/**
- * Phases (ms after a flush tick) for `n` events: one uniformly random phase in each of `n` equal
- * slices of the flush interval, in random order. Events then sample the interval evenly, as
- * events arriving independently of Pepr's timer would; without it every run would start at the
- * same phase (each run's steps take about the same time after the previous run's flush).
- */
-export function stratifiedPhases(n: number, intervalMs: number): number[] {
-  const phases = Array.from({ length: n }, (_, i) => ((i + Math.random()) / n) * intervalMs);
-  for (let i = phases.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [phases[i], phases[j]] = [phases[j], phases[i]];
-  }
-  return phases;
 }
 
 /** Summaries of every duration over the successful runs. */

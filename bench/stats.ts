@@ -49,3 +49,18 @@ export function round(value: number, digits = 1): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;
 }
+
+/**
+ * Phases (ms after a flush tick) for `n` events: one uniformly random phase in each of `n` equal
+ * slices of the flush interval, in random order. Events then sample the interval evenly, as
+ * events arriving independently of Pepr's timer would; without it every run would start at the
+ * same phase (each run's steps take about the same time after the previous run's flush).
+ */
+export function stratifiedPhases(n: number, intervalMs: number): number[] {
+  const phases = Array.from({ length: n }, (_, i) => ((i + Math.random()) / n) * intervalMs);
+  for (let i = phases.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [phases[i], phases[j]] = [phases[j], phases[i]];
+  }
+  return phases;
+}

@@ -1,0 +1,232 @@
+// npm run bench:deploy: the module as `npx pepr deploy` runs it, measured in one run on one
+// machine (issue 12, item 4): the controller image build cold and warm, `npx pepr deploy` →
+// watcher Ready, event → "observed" for the deployed watcher beside the local-process watcher on
+// the same cluster (the same Bench steps as `npm run bench`), and the watcher pod's memory from
+// its cgroup against its 512Mi limit. Writes bench/deploy-results.json; prints progress on stderr
+// and a Markdown table on stdout.
+//
+// Environment (defaults in brackets):
+//   BENCH_RUNS [30]    events per watcher
+//   BENCH_OUT [bench/] where deploy-results.json goes
+// Both watchers log at debug level (the local one always does; the pod gets LOG_LEVEL=debug
+// through `pepr deploy`): the benchmark waits on their debug records, and both pay the same cost.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+import {
+  AuditTail,
+  buildControllerImage,
+  ControlPlane,
+  ensureNamespace,
+  followWatcherLogs,
+  kubectl,
+  loadControllerImage,
+  MODULE_NAMESPACE,
+  ModuleProcess,
+  peprDeploy,
+  repoRoot,
+  startControlPlane,
+  startModule,
+  waitFor,
+  waitForWatcherPod,
+  watcherDeployment,
+  watcherPods,
+} from "../cluster";
+import { STORE_NAMESPACE, storeName } from "../store/contract";
+import { peprTimings } from "./pepr";
+import { durations } from "./results";
+import { Bench, CAPABILITY_DATA, EventRun, STEP_TIMEOUT_MS } from "./scenario";
+import { round, stratifiedPhases, summarize, Summary } from "./stats";
+import { StoreWatch } from "./storewatch";
+
+const T0 = Date.now();
+const MiB = 1024 * 1024;
+
+function progress(phase: string, msg: string): void {
+  process.stderr.write(
+    `[${((Date.now() - T0) / 1000).toFixed(1).padStart(6)}s] ${phase}: ${msg}\n`,
+  );
+}
+
+const secondsSince = (t: number): number => round((Date.now() - t) / 1000, 2);
+
+/** Image build: cold (empty image cache and empty npm cache) and warm (inputs unchanged). */
+async function imageBuilds(): Promise<{
+  coldSeconds: number;
+  warmSeconds: number;
+  archiveMiB: number;
+}> {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), "hpsr-bench-image-"));
+  try {
+    const env = {
+      CONTROLLER_IMAGE_CACHE_DIR: path.join(tmp, "images"),
+      npm_config_cache: path.join(tmp, "npm"),
+    };
+    let t = Date.now();
+    const cold = await buildControllerImage({ env, onProgress: line => progress("image", line) });
+    const coldSeconds = secondsSince(t);
+    t = Date.now();
+    await buildControllerImage({ env, onProgress: line => progress("image", line) });
+    return {
+      coldSeconds,
+      warmSeconds: secondsSince(t),
+      archiveMiB: round(cold.archiveBytes / MiB, 1),
+    };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** The watcher pod's cgroup v2 memory files, read inside the container (node is its only tool). */
+async function podMemory(cp: ControlPlane, pod: string) {
+  const script =
+    'const r=f=>require("fs").readFileSync("/sys/fs/cgroup/"+f,"utf8").trim();console.log(JSON.stringify({current:r("memory.current"),peak:r("memory.peak"),max:r("memory.max")}))';
+  const out = await kubectl(cp, ["exec", "-n", STORE_NAMESPACE, pod, "--", "node", "-e", script]);
+  const m = JSON.parse(out) as Record<string, string>;
+  const mib = (v: string) => round(Number(v) / MiB, 1);
+  return { currentMiB: mib(m.current), peakMiB: mib(m.peak), limitMiB: mib(m.max) };
+}
+
+/** `runs` events through `mod` with the benchmark's steps; the "observed" latencies in seconds. */
+async function latency(
+  cp: ControlPlane,
+  mod: ModuleProcess,
+  watch: StoreWatch,
+  audit: AuditTail,
+  runs: number,
+  label: string,
+) {
+  const timings = peprTimings();
+  const bench = new Bench(cp, mod, watch, audit, timings, storeName());
+  const phases = stratifiedPhases(runs, timings.flushIntervalMs);
+  const results: EventRun[] = [];
+  for (let i = 0; i < runs; i++) {
+    const run = await bench.runEvent(phases[i]);
+    results.push(run);
+    const observed = durations(run).observed;
+    progress(
+      label,
+      `run ${i + 1}/${runs}: ${run.ok ? `observed ${observed?.toFixed(0)} ms${run.fresh ? "" : " (NOT FRESH)"}` : `FAILED: ${run.error}`}`,
+    );
+  }
+  await bench.deleteObserve();
+  const ok = results.filter(r => r.ok && r.fresh);
+  return {
+    failed: results.length - ok.length,
+    observedSeconds: summarize(ok.map(r => (durations(r).observed ?? NaN) / 1000)) as Summary,
+  };
+}
+
+/** Scales the watcher Deployment to 0 and waits until its pods are gone. */
+async function scaleDown(cp: ControlPlane): Promise<void> {
+  await kubectl(cp, [
+    "scale",
+    "deployment",
+    watcherDeployment(),
+    "-n",
+    STORE_NAMESPACE,
+    "--replicas=0",
+  ]);
+  await waitFor(
+    "no watcher pod left",
+    async () => ((await watcherPods(cp)).length === 0 ? true : undefined),
+    STEP_TIMEOUT_MS,
+  );
+}
+
+async function main(): Promise<void> {
+  const runs = Number(process.env.BENCH_RUNS ?? 30);
+  const out = path.resolve(process.env.BENCH_OUT ?? path.join(repoRoot(), "bench"));
+  const image = await imageBuilds();
+  progress(
+    "image",
+    `cold ${image.coldSeconds}s, warm ${image.warmSeconds}s, ${image.archiveMiB} MiB`,
+  );
+
+  let t = Date.now();
+  const cp = await startControlPlane({ node: true, progress: false });
+  const clusterSeconds = secondsSince(t);
+  const running: { stop(): Promise<void> | void }[] = [];
+  try {
+    const loaded = await loadControllerImage(cp, { onProgress: () => undefined });
+    progress(
+      "cluster",
+      `up with a node in ${clusterSeconds}s; image imported in ${loaded.loadSeconds.toFixed(1)}s`,
+    );
+    const env = { LOG_LEVEL: "debug" };
+    const first = await peprDeploy(cp, { env });
+    const again = await peprDeploy(cp, { env });
+    const pod = (await waitForWatcherPod(cp)).metadata?.name as string;
+    progress("deploy", `first ${first.seconds}s, again (warm) ${again.seconds}s; pod ${pod}`);
+
+    const audit = new AuditTail(cp.local!.auditLog);
+    await ensureNamespace(cp, MODULE_NAMESPACE);
+    const watch = new StoreWatch(cp.kubeconfig, storeName(), CAPABILITY_DATA);
+    await watch.start();
+    running.push(watch);
+    const podLogs = followWatcherLogs(cp, pod);
+    running.push(podLogs);
+    const deployed = await latency(cp, podLogs, watch, audit, runs, "deployed");
+    const memory = await podMemory(cp, pod);
+    progress("memory", JSON.stringify(memory));
+
+    await scaleDown(cp);
+    t = Date.now();
+    const local = await startModule(cp, { skipPrepare: true });
+    running.push(local);
+    const localStartSeconds = secondsSince(t);
+    const localRuns = await latency(cp, local, watch, audit, runs, "local");
+
+    const results = {
+      date: new Date().toISOString(),
+      runs,
+      image,
+      cluster: { startSeconds: clusterSeconds, imageImportSeconds: round(loaded.loadSeconds, 2) },
+      deploy: { firstSeconds: round(first.seconds, 2), warmSeconds: round(again.seconds, 2) },
+      deployed,
+      local: { ...localRuns, startSeconds: localStartSeconds },
+      ratio: {
+        median: round(deployed.observedSeconds.median / localRuns.observedSeconds.median, 3),
+        p95: round(deployed.observedSeconds.p95 / localRuns.observedSeconds.p95, 3),
+      },
+      memory,
+    };
+    mkdirSync(out, { recursive: true });
+    writeFileSync(path.join(out, "deploy-results.json"), `${JSON.stringify(results, null, 2)}\n`);
+    process.stdout.write(table(results));
+  } finally {
+    for (const r of running.reverse()) await r.stop();
+    await cp.stop();
+  }
+}
+
+function table(r: {
+  runs: number;
+  image: { coldSeconds: number; warmSeconds: number; archiveMiB: number };
+  deploy: { firstSeconds: number; warmSeconds: number };
+  deployed: { observedSeconds: Summary; failed: number };
+  local: { observedSeconds: Summary; failed: number };
+  ratio: { median: number; p95: number };
+  memory: { currentMiB: number; peakMiB: number; limitMiB: number };
+}): string {
+  const s = (x: Summary) => `${x.median.toFixed(3)} s / ${x.p95.toFixed(3)} s (n=${x.n})`;
+  return [
+    "| figure | value |",
+    "| --- | --- |",
+    `| controller image build, cold (empty npm and image caches) / warm (inputs unchanged) | ${r.image.coldSeconds} s / ${r.image.warmSeconds} s |`,
+    `| controller image archive | ${r.image.archiveMiB} MiB |`,
+    `| \`npx pepr deploy --yes\` → watcher Ready, first / again (warm) | ${r.deploy.firstSeconds} s / ${r.deploy.warmSeconds} s |`,
+    `| observe created → "observed", deployed watcher, median / p95 | ${s(r.deployed.observedSeconds)} |`,
+    `| observe created → "observed", local-process watcher, median / p95 | ${s(r.local.observedSeconds)} |`,
+    `| deployed / local, median / p95 | ${r.ratio.median} / ${r.ratio.p95} |`,
+    `| watcher pod memory (cgroup) after the runs, current / peak / limit | ${r.memory.currentMiB} / ${r.memory.peakMiB} / ${r.memory.limitMiB} MiB |`,
+    `| failed or not fresh events, deployed / local | ${r.deployed.failed} / ${r.local.failed} |`,
+    "",
+  ].join("\n");
+}
+
+main().catch(err => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : err}\n`);
+  process.exit(1);
+});
