@@ -572,60 +572,8 @@ async function writeOutputs(dir: string, results: Results): Promise<void> {
     parser: "json",
   });
   writeFileSync(path.join(dir, "results.json"), json);
-  const bound = results.designBoundMs;
-  const ok = results.latency.runs.filter(r => r.ok);
-  writeFileSync(
-    path.join(dir, "latency.svg"),
-    latencyChart(
-      `ConfigMap created → four keys in the CR / "observed" logged (${ok.length} runs)`,
-      [
-        {
-          label: "four keys visible in the CR (watch)",
-          values: ok.flatMap(r => r.ms.persisted ?? []),
-        },
-        { label: '"observed" logged', values: ok.flatMap(r => r.ms.observed ?? []) },
-      ],
-      [
-        {
-          at: results.pepr.flushIntervalMs,
-          label: `${results.pepr.flushIntervalMs / 1000} s flush interval`,
-        },
-        { at: bound, label: `${bound / 1000} s design bound` },
-      ],
-    ),
-  );
-  const measured = results.scale.filter(s => s.runs.some(r => r.ok));
-  const series = (label: string, key: BreakdownKey) => ({
-    label,
-    points: measured.flatMap(s => {
-      const v = s.summary[key]?.median;
-      return v === undefined ? [] : [{ keys: s.storedKeys, value: v }];
-    }),
-  });
-  const sizePoints = measured.flatMap(s =>
-    s.objectBytes === undefined ? [] : [{ keys: s.storedKeys, value: s.objectBytes }],
-  );
-  if (results.limit?.maxObjectBytes !== undefined) {
-    sizePoints.push({ keys: results.limit.maxKeys, value: results.limit.maxObjectBytes });
-  }
-  writeFileSync(
-    path.join(dir, "scale.svg"),
-    scaleChart(
-      "One PeprStore: CR size and times against the number of keys",
-      { label: "CR size as sent on the watch (bytes)", points: sizePoints },
-      { bytes: 1.5 * 2 ** 20, label: "etcd --max-request-bytes default: 1.5 MiB" },
-      [
-        series('create → "observed"', "observed"),
-        series("create → four keys in the CR", "persisted"),
-        series("PATCH received → completed (API server)", "patchServer"),
-        series("PATCH received → benchmark watch", "deliveryBench"),
-        series("PATCH received → watcher logs the CR", "deliveryPepr"),
-      ],
-      results.limit
-        ? { keys: results.limit.maxKeys, label: `max ${results.limit.maxKeys} keys` }
-        : undefined,
-    ),
-  );
+  writeFileSync(path.join(dir, "latency.svg"), await latencyChart(results));
+  writeFileSync(path.join(dir, "scale.svg"), await scaleChart(results));
   const report = await prettier.format(renderReport(results), { ...options, parser: "markdown" });
   writeFileSync(path.join(dir, "REPORT.md"), report);
 }
