@@ -19,9 +19,9 @@ type SeriesColor = {
 };
 
 /** Histogram bin width of the latency chart, in seconds. */
-export const BIN_S = 0.25;
+const BIN_S = 0.25;
 /** etcd's default --max-request-bytes: the largest object kube-apiserver can store. */
-export const ETCD_MAX_REQUEST_BYTES = 1.5 * 2 ** 20;
+const ETCD_MAX_REQUEST_BYTES = 1.5 * 2 ** 20;
 /** Fonts and sizes as in the other figures of the report. */
 const CONFIG = {
   font: "sans-serif",
