@@ -23,7 +23,7 @@ export default tseslint.config(
             "jest.config.cjs",
             "jest.e2e.config.cjs",
             "test/esm-to-cjs.cjs",
-            "test/harness/exit-with-parent.cjs",
+            "cluster/exit-with-parent.cjs",
             "bin/*.cjs",
           ],
         },

@@ -19,22 +19,26 @@ import path from "node:path";
 import * as prettier from "prettier";
 
 import {
-  buildControlPlane,
-  ControlPlane,
-  ENV_USE_EXISTING_CLUSTER,
-  startControlPlane,
-} from "../test/harness/controlplane";
-import { ensureNamespace, MODULE_NAMESPACE } from "../test/harness/kube";
-import {
   assertWatcherPortFree,
+  AuditTail,
+  buildControlPlane,
   buildModule,
+  ControlPlane,
+  ensureNamespace,
+  ENV_USE_EXISTING_CLUSTER,
+  MODULE_NAMESPACE,
   ModuleProcess,
   prepareCluster,
+  repoRoot,
+  seconds,
+  sleep,
+  startControlPlane,
   startModule,
-} from "../test/harness/module";
-import { moduleUUID, repoRoot, storeName } from "../test/harness/paths";
-import { seconds, sleep, waitFor } from "../test/harness/wait";
-import { AuditTail, watcherCalls, watcherPatches } from "./audit";
+  waitFor,
+  watcherCalls,
+  watcherPatches,
+} from "../cluster";
+import { moduleUUID, storeName } from "../store/contract";
 import { latencyChart, scaleChart } from "./charts";
 import { peprTimings } from "./pepr";
 import { describeMachine, loadAverage, sampleProcess } from "./proc";

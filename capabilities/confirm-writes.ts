@@ -13,14 +13,18 @@
 // start-up, when it is gone. When the API server cannot be read it falls back to Store.getItem.
 import { K8s, kind, Log } from "pepr";
 
+import {
+  CACHE_ID_LABEL,
+  keyPrefix,
+  PEPR_STORE_GVK,
+  PLACEHOLDER,
+  STORE_NAMESPACE,
+} from "../store/contract";
+
 /** How many times {@link confirmWrites} checks the store; between checks it re-writes. */
 export const CONFIRM_ATTEMPTS = 4;
 /** Pause before the first re-write; doubled before each further one. */
 export const CONFIRM_BACKOFF_MS = 1_000;
-/** Namespace of Pepr's store CRs (pepr src/lib/controller/store.ts). */
-export const STORE_NAMESPACE = "pepr-system";
-/** Pepr's placeholder in every store CR (pepr src/lib/controller/store.ts). */
-const PLACEHOLDER = { __pepr_do_not_delete__: "k-thx-bye" };
 
 /** The part of Pepr's Store that confirmWrites uses. */
 export interface StoreReader {
@@ -131,7 +135,7 @@ async function missingKeys(
 const peprStores = () =>
   K8s(kind.GenericKind, {
     namespace: STORE_NAMESPACE,
-    kindOverride: { group: "pepr.dev", version: "v1", kind: "PeprStore", plural: "peprstores" },
+    kindOverride: PEPR_STORE_GVK,
   });
 
 /**
@@ -154,7 +158,7 @@ export async function readPersisted(
     if ((err as { status?: number }).status === 404) return null;
     throw err;
   }
-  const prefix = `${capability}-v2-`;
+  const prefix = keyPrefix(capability);
   const data = (cr.data ?? {}) as Record<string, string>;
   return Object.fromEntries(
     Object.entries(data)
@@ -172,14 +176,14 @@ export async function readPersisted(
 export async function createStore(name: string): Promise<void> {
   Log.warn({ name, namespace: STORE_NAMESPACE }, "store CR missing: creating it again");
   await peprStores().Create({
-    apiVersion: "pepr.dev/v1",
-    kind: "PeprStore",
+    apiVersion: `${PEPR_STORE_GVK.group}/${PEPR_STORE_GVK.version}`,
+    kind: PEPR_STORE_GVK.kind,
     metadata: {
       name,
       namespace: STORE_NAMESPACE,
-      labels: { "pepr.dev-cacheID": `${Date.now()}` },
+      labels: { [CACHE_ID_LABEL]: `${Date.now()}` },
     },
-    data: PLACEHOLDER,
+    data: { ...PLACEHOLDER },
   } as kind.GenericKind);
 }
 

@@ -4,20 +4,19 @@
 // `kubectl get peprstore -n pepr-system -o yaml` shows it, and keeps the module running until
 // Ctrl-C, then stops everything it started.
 import {
+  buildModule,
   ControlPlane,
   ControlPlaneError,
-  ENV_USE_EXISTING_CLUSTER,
-  startControlPlane,
-} from "../test/harness/controlplane";
-import {
   ensureNamespace,
+  ENV_USE_EXISTING_CLUSTER,
   kubectl,
   kubectlRun,
   MODULE_NAMESPACE,
-  STORE_NAMESPACE,
-} from "../test/harness/kube";
-import { buildModule, ModuleProcess, startModule } from "../test/harness/module";
-import { storeName } from "../test/harness/paths";
+  ModuleProcess,
+  startControlPlane,
+  startModule,
+} from "../cluster";
+import { STORE_NAMESPACE, storeName } from "../store/contract";
 
 /** Deadline for "observed" after observe is created: 4 s flush + 1 s debounce, and slack. */
 const OBSERVED_TIMEOUT_MS = 30_000;

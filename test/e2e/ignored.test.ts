@@ -1,7 +1,14 @@
 // What the capability must ignore: observe in another namespace, other names, updates and deletes
 // of observe. Each ignored event is followed by an event that does trigger the capability, and the
 // watcher handles events in order, so "observed" counts and PATCHes tell exactly what ran.
-import { createConfigMap, ensureNamespace, getStore, kubectl, kubectlRun } from "../harness/kube";
+import {
+  createConfigMap,
+  ensureNamespace,
+  getStore,
+  kubectl,
+  kubectlRun,
+  waitFor,
+} from "../../cluster";
 import {
   EXPECTED_DATA,
   MODULE_NAMESPACE,
@@ -12,7 +19,6 @@ import {
   waitForObserved,
   waitForWatchEvent,
 } from "./scenario";
-import { waitFor } from "../harness/wait";
 
 const OTHER_NAMESPACE = "somewhere-else";
 

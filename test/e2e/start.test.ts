@@ -7,8 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { parse } from "yaml";
 
-import { repoRoot } from "../harness/paths";
-import { waitFor } from "../harness/wait";
+import { repoRoot, waitFor } from "../../cluster";
 import { EXPECTED_DATA } from "./scenario";
 
 /** How long npm start may take to say "Press Ctrl-C": inside Jest's 180 s test timeout. */
@@ -256,10 +255,14 @@ describe("npm start", () => {
   );
 
   it("leaves the build script usable: cluster/controlplane/build.sh exits 10 without Go", () => {
-    const result = spawnSync("bash", [path.join(repoRoot(), "cluster", "controlplane", "build.sh")], {
-      env: { ...process.env, PATH: PATH_WITHOUT_GO },
-      encoding: "utf8",
-    });
+    const result = spawnSync(
+      "bash",
+      [path.join(repoRoot(), "cluster", "controlplane", "build.sh")],
+      {
+        env: { ...process.env, PATH: PATH_WITHOUT_GO },
+        encoding: "utf8",
+      },
+    );
     expect(result.status).toBe(10);
     expect(result.stdout).toBe("");
   });
