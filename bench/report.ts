@@ -1,6 +1,8 @@
 // bench/REPORT.md from the results of one run: every number in it comes from `Results`.
+import { storeName } from "../store/contract";
 import type { ProcSample } from "./proc";
 import type { BreakdownKey, LimitResult, Results, ScaleStep } from "./results";
+import { KEY_PREFIX } from "./scenario";
 import type { Summary } from "./stats";
 
 const s3 = (ms: number | undefined): string => (ms === undefined ? "–" : (ms / 1000).toFixed(3));
@@ -221,7 +223,7 @@ function apiCalls(r: Results): string[] {
   const w = r.watcher;
   return [
     "## API calls",
-    `PATCHes by the watcher (user agent \`kubernetes-fluent-client\`) to \`${"pepr-hello-pepr-store-resources-store"}\`, ` +
+    `PATCHes by the watcher (user agent \`kubernetes-fluent-client\`) to \`${storeName()}\`, ` +
       `from each create up to the next create (the last run: one flush interval more), from the audit log: ${counts}. ` +
       "The benchmark's own resets are kubectl PATCHes and are not counted.",
     ...(perEvent.length === 0
@@ -278,7 +280,7 @@ function scale(r: Results): string[] {
     "## Scale",
     `Each size: the store's \`data\` is reset to the placeholder, then filled from outside with ` +
       `${r.prefill.keyBytes}-byte keys and ${r.prefill.valueBytes}-byte values under the capability's prefix ` +
-      `(\`hello-pepr-store-resources-v2-<key>\`, ${r.prefill.storedKeyBytes} bytes), at most ${r.config.prefillChunk} keys per ` +
+      `(\`${KEY_PREFIX}<key>\`, ${r.prefill.storedKeyBytes} bytes), at most ${r.config.prefillChunk} keys per ` +
       `JSON merge patch; then ${plural(r.config.scaleRuns, "event")} as above. Times are medians over those events.`,
     table(
       [
@@ -373,7 +375,7 @@ function method(): string[] {
 
 /** How the benchmark measures, one bullet per subject. */
 const METHOD = [
-  "- **Control plane and watcher**: `startControlPlane()` and `startModule()` from `test/harness/` " +
+  "- **Control plane and watcher**: `startControlPlane()` and `startModule()` from `cluster/` " +
     "(kube-apiserver and etcd in one local process, the built module as a local Node process at `LOG_LEVEL=debug`).",
   "- **Reset**: before each event the capability's four keys are removed by a `kubectl patch --type=merge` " +
     "that sets them to `null` (the placeholder and any prefill stay). Pepr's watch delivers the reset to the " +
@@ -474,7 +476,7 @@ function describePatch(body: string): string {
     .map(o => {
       if (o === null) return "`null`";
       const op = o as { op?: string; path?: string };
-      return `\`${op.op} ${(op.path ?? "").replace("/data/hello-pepr-store-resources-v2-", "/data/…-v2-")}\``;
+      return `\`${op.op} ${(op.path ?? "").replace(`/data/${KEY_PREFIX}`, "/data/…-v2-")}\``;
     })
     .join(", ");
 }
