@@ -3,22 +3,35 @@
 // Service with its ServiceAccount token, the Deployment replaces a deleted pod, `kubectl logs`
 // works, and stopping leaves nothing on the machine. These tests fail, never skip, when the node
 // cannot start here.
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import {
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+} from "node:fs";
 import https from "node:https";
 import os from "node:os";
 import path from "node:path";
+import readline from "node:readline";
 
 import type { V1Deployment, V1Pod, V1PodSpec } from "@kubernetes/client-node";
 import YAML from "yaml";
 
 import {
+  buildContainerd,
+  buildControlPlane,
   buildModule,
   ControlPlane,
   kubectl,
   loadImageArchive,
   makeTLSPair,
   NodeInfo,
+  ReadyLine,
   repoRoot,
   requireNode,
   startControlPlane,
@@ -32,6 +45,8 @@ const IMAGE = "localhost/hello-pepr-store-resources/node-image";
 const TAG = "e2e";
 /** Pepr's readiness probe waits 10 s before its first check; scheduling and start come on top. */
 const READY_TIMEOUT_MS = 90_000;
+/** The unprivileged user the "cannot run containers" case runs as. */
+const NOBODY = 65534;
 
 /** The watcher Deployment `npx pepr build` wrote, with our image, in our namespace. */
 function watcherDeployment(): V1Deployment {
@@ -270,5 +285,55 @@ describe("the local cluster's node", () => {
       sysctls: [],
     });
     expect(existsSync(path.join(dataDir, "node", "host-state.json"))).toBe(false);
+  });
+});
+
+describe("a machine that cannot run containers", () => {
+  test("starts the control plane without the node and names what is missing in one line", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "hpsr-node-nobody-"));
+    chownSync(dir, NOBODY, NOBODY);
+    const binary = path.join(dir, "controlplane"); // the build cache may sit in root's 0700 home
+    copyFileSync(buildControlPlane(false), binary);
+    // uid 65534 without capabilities: not root, no CAP_SYS_ADMIN, no cgroup write access
+    const child = spawn(
+      "setpriv",
+      [
+        `--reuid=${NOBODY}`,
+        `--regid=${NOBODY}`,
+        "--clear-groups",
+        "--inh-caps=-all",
+        binary,
+        "up",
+        `--data-dir=${path.join(dir, "data")}`,
+        "--node",
+        `--containerd-dir=${buildContainerd(false)}`,
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    const exited = new Promise(resolve => child.on("close", resolve));
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    try {
+      const ready = await new Promise<ReadyLine>((resolve, reject) => {
+        readline.createInterface({ input: child.stdout }).on("line", line => {
+          if (line.startsWith("{")) resolve(JSON.parse(line) as ReadyLine);
+        });
+        void exited.then(code => reject(new Error(`controlplane exited ${code}: ${stderr}`)));
+      });
+      expect(ready.node).toBeUndefined();
+      expect(ready.nodeSkipped).toMatch(
+        /^this machine cannot run containers: missing root \(running as uid 65534\), CAP_SYS_ADMIN, write access to the cgroup hierarchy \(mkdir \/sys\/fs\/cgroup\/\S+: permission denied\)/,
+      );
+      const lines = stderr.split("\n").filter(l => l.includes("node: not started"));
+      expect(lines).toEqual([
+        expect.stringContaining(
+          `node: not started, ${ready.nodeSkipped}; the control plane runs without it`,
+        ),
+      ]);
+    } finally {
+      child.kill("SIGTERM");
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
