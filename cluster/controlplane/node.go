@@ -59,6 +59,14 @@ type node struct {
 	stopErr                                error
 }
 
+// address is the node's IP, or "" without a node.
+func (n *node) address() string {
+	if n == nil {
+		return ""
+	}
+	return n.ip
+}
+
 // nodeMissing names what this machine lacks to run containers; empty when it can.
 func nodeMissing(containerdDir string) []string {
 	var missing []string
