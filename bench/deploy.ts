@@ -78,14 +78,30 @@ async function imageBuilds(): Promise<{
   }
 }
 
-/** The watcher pod's cgroup v2 memory files, read inside the container (node is its only tool). */
+/**
+ * The watcher container's memory cgroup, read inside it (node is its only tool): cgroup v2's
+ * memory.current/peak/max, or on the node's cgroup v1 (hybrid, cgroupfs) memory.usage_in_bytes,
+ * max_usage_in_bytes and limit_in_bytes.
+ */
 async function podMemory(cp: ControlPlane, pod: string) {
-  const script =
-    'const r=f=>require("fs").readFileSync("/sys/fs/cgroup/"+f,"utf8").trim();console.log(JSON.stringify({current:r("memory.current"),peak:r("memory.peak"),max:r("memory.max")}))';
+  const script = [
+    'const fs=require("fs");',
+    'const v2="/sys/fs/cgroup/",v1="/sys/fs/cgroup/memory/";',
+    'const r=f=>fs.readFileSync(f,"utf8").trim();',
+    'const m=fs.existsSync(v2+"memory.current")',
+    '?{cgroup:"v2",current:r(v2+"memory.current"),peak:r(v2+"memory.peak"),max:r(v2+"memory.max")}',
+    ':{cgroup:"v1",current:r(v1+"memory.usage_in_bytes"),peak:r(v1+"memory.max_usage_in_bytes"),max:r(v1+"memory.limit_in_bytes")};',
+    "console.log(JSON.stringify(m))",
+  ].join("");
   const out = await kubectl(cp, ["exec", "-n", STORE_NAMESPACE, pod, "--", "node", "-e", script]);
   const m = JSON.parse(out) as Record<string, string>;
   const mib = (v: string) => round(Number(v) / MiB, 1);
-  return { currentMiB: mib(m.current), peakMiB: mib(m.peak), limitMiB: mib(m.max) };
+  return {
+    cgroup: m.cgroup,
+    currentMiB: mib(m.current),
+    peakMiB: mib(m.peak),
+    limitMiB: mib(m.max),
+  };
 }
 
 /** `runs` events through `mod` with the benchmark's steps; the "observed" latencies in seconds. */
@@ -168,7 +184,7 @@ async function main(): Promise<void> {
     const podLogs = followWatcherLogs(cp, pod);
     running.push(podLogs);
     const deployed = await latency(cp, podLogs, watch, audit, runs, "deployed");
-    const memory = await podMemory(cp, pod);
+    const memory = await podMemory(cp, pod).catch(err => ({ error: String(err).slice(0, 300) }));
     progress("memory", JSON.stringify(memory));
 
     await scaleDown(cp);
@@ -208,7 +224,7 @@ function table(r: {
   deployed: { observedSeconds: Summary; failed: number };
   local: { observedSeconds: Summary; failed: number };
   ratio: { median: number; p95: number };
-  memory: { currentMiB: number; peakMiB: number; limitMiB: number };
+  memory: { currentMiB?: number; peakMiB?: number; limitMiB?: number; error?: string };
 }): string {
   const s = (x: Summary) => `${x.median.toFixed(3)} s / ${x.p95.toFixed(3)} s (n=${x.n})`;
   return [
@@ -220,7 +236,7 @@ function table(r: {
     `| observe created → "observed", deployed watcher, median / p95 | ${s(r.deployed.observedSeconds)} |`,
     `| observe created → "observed", local-process watcher, median / p95 | ${s(r.local.observedSeconds)} |`,
     `| deployed / local, median / p95 | ${r.ratio.median} / ${r.ratio.p95} |`,
-    `| watcher pod memory (cgroup) after the runs, current / peak / limit | ${r.memory.currentMiB} / ${r.memory.peakMiB} / ${r.memory.limitMiB} MiB |`,
+    `| watcher pod memory (cgroup) after the runs, current / peak / limit | ${r.memory.error ?? `${r.memory.currentMiB} / ${r.memory.peakMiB} / ${r.memory.limitMiB} MiB`} |`,
     `| failed or not fresh events, deployed / local | ${r.deployed.failed} / ${r.local.failed} |`,
     "",
   ].join("\n");

@@ -1,129 +1,247 @@
 // `npm start`: the module's main job, end to end, as users run it. Starts the local cluster
 // (control plane + node), loads the Pepr controller image built here into the node, runs
 // `npx pepr deploy --yes`, creates ConfigMap observe, waits for "observed" in the watcher pod's
-// logs, prints the PeprStore as `kubectl get peprstore -n pepr-system -o yaml` shows it, then
-// streams the watcher pod's logs until Ctrl-C and stops everything it started.
+// logs (`kubectl logs -f`), prints the PeprStore as `kubectl get peprstore -n pepr-system -o yaml`
+// shows it, and then streams the watcher pod's log records (info and above) until Ctrl-C, when
+// it stops the cluster.
 //
-// `npm start -- --local`: the fast inner loop (like `pepr dev`): no node, no image, the watcher
-// as a local Node process. It is also what runs, after one line saying why, on a machine where
-// the node cannot run. USE_EXISTING_CLUSTER=true uses the current kubeconfig context instead of
-// starting a cluster (then the cluster pulls the image itself).
-import {
-  buildModule,
-  ControlPlane,
-  ControlPlaneError,
-  ensureNamespace,
-  ENV_USE_EXISTING_CLUSTER,
-  followWatcherLogs,
-  kubectl,
-  kubectlRun,
-  loadControllerImage,
-  MODULE_NAMESPACE,
-  ModuleProcess,
-  peprDeploy,
-  startControlPlane,
-  startModule,
-  waitForWatcherPod,
-} from "../cluster";
-import { STORE_NAMESPACE, storeName } from "../store/contract";
+// `npm start -- --local`: the fast inner loop (like `pepr dev`): checks the fixed ports first, no
+// node, no image, the watcher as a local process. It is also what runs, after one line saying
+// why, on a machine where the node cannot run, and with USE_EXISTING_CLUSTER=true (the current
+// kubeconfig context and the kubectl on PATH, announcing each change it makes there).
+//
+// stdout: the `observed` record, the PeprStore YAML, then every further watcher record, one JSON
+// line each. stderr: the steps and what to try.
+//
+// Only ../cluster/ports is imported up front (node:net alone): a taken port fails the run before
+// anything else is loaded or built.
+import path from "node:path";
 
-/** Deadline for "observed" after observe is created: 4 s flush + 1 s debounce, and slack. */
+import { assertPortsFree, PortInUseError } from "../cluster/ports";
+import {
+  FLUSH_INTERVAL_MS,
+  scheduleStoreName,
+  STORE_NAMESPACE,
+  storeName,
+} from "../store/contract";
+
+type Cluster = typeof import("../cluster");
+type ControlPlane = import("../cluster").ControlPlane;
+type ModuleProcess = import("../cluster").ModuleProcess;
+type ClusterChanges = import("../cluster").ClusterChanges;
+
+/** Deadline for "observed" after observe is created: Pepr's flush and debounce, and slack. */
 const OBSERVED_TIMEOUT_MS = 30_000;
 /** The flag for the local-process watcher. */
 const LOCAL_FLAG = "--local";
+/** pino's "info": the streamed records are this level and above, as `pepr dev` shows them. */
+const STREAM_MIN_LEVEL = 30;
 const STEPS = 6;
-const started = Date.now();
-let stepStarted = Date.now();
-let stepNo = 0;
+const OBSERVE = "observe";
 
-function step(what: string): void {
-  stepNo += 1;
-  stepStarted = Date.now();
-  process.stderr.write(`\n[${stepNo}/${STEPS}] ${what}\n`);
+/** Prints the numbered steps on stderr, each with its duration. */
+class Steps {
+  #n = 0;
+  #started = Date.now();
+  readonly begun = Date.now();
+
+  step(what: string): void {
+    this.#n += 1;
+    this.#started = Date.now();
+    process.stderr.write(`\n[${this.#n}/${STEPS}] ${what}\n`);
+  }
+
+  done(detail = ""): void {
+    const took = ((Date.now() - this.#started) / 1000).toFixed(1);
+    process.stderr.write(`      done in ${took}s${detail ? `: ${detail}` : ""}\n`);
+  }
 }
 
-function done(detail = ""): void {
-  const took = ((Date.now() - stepStarted) / 1000).toFixed(1);
-  process.stderr.write(`      done in ${took}s${detail ? `: ${detail}` : ""}\n`);
+/** Everything the run started, stopped in reverse order. */
+interface Started {
+  cp?: ControlPlane;
+  /** The watcher pod, when deployed; then `mod` follows its logs. */
+  pod?: string;
+  mod?: ModuleProcess;
+  changes?: ClusterChanges;
 }
 
-/** What runs until Ctrl-C: the local watcher, or `kubectl logs -f` of the watcher pod. */
-interface Running {
-  /** Log records of the watcher from its start (for "observed"). */
-  logs: ModuleProcess;
-  /** Starts streaming the watcher's new log lines to stderr; returns what then runs. */
-  stream(): ModuleProcess;
-  /** Said when the module keeps running. */
-  hint: string;
+/** Stops the watcher, undoes the changes to an existing cluster, stops the control plane. */
+async function stopAll(started: Started): Promise<void> {
+  const errors: string[] = [];
+  for (const [name, stop] of [
+    ["watcher", () => started.mod?.stop()],
+    ["cluster changes", () => started.changes?.undo()],
+    ["control plane", () => started.cp?.stop()],
+  ] as const) {
+    try {
+      await stop();
+    } catch (err) {
+      const all = err instanceof AggregateError ? err.errors : [err];
+      errors.push(...all.map(e => `${name}: ${(e as Error).message}`));
+    }
+  }
+  if (errors.length > 0) throw new Error(`stopping failed:\n${errors.join("\n")}`);
 }
 
-/** Steps 2-3 in --local mode: npx pepr build, then the watcher as a local process. */
-async function startLocal(cp: ControlPlane): Promise<Running> {
-  step("module: npx pepr build (skipped when dist/ is up to date)");
-  const { bundle } = buildModule(true);
-  done(bundle);
-  step("watcher: PEPR_WATCH_MODE=true node " + bundle.replace(`${process.cwd()}/`, ""));
-  const mod = await startModule(cp);
-  done(`pid ${mod.pid}, "Controller startup complete"`);
-  return { logs: mod, stream: () => mod, hint: "Press Ctrl-C to stop the watcher" };
+/** Steps 1 to 3: the cluster, then the deployed watcher or (--local) the local one. */
+async function startEverything(
+  c: Cluster,
+  steps: Steps,
+  started: Started,
+  local: boolean,
+): Promise<void> {
+  const existing = c.useExisting();
+  steps.step(
+    existing
+      ? "cluster: the current kubeconfig context and the kubectl on PATH (USE_EXISTING_CLUSTER=true)"
+      : local
+        ? "control plane: building (cached after the first build) and starting etcd + kube-apiserver on 127.0.0.1"
+        : "cluster: building (cached after the first build) and starting the control plane and a node (containerd, kubelet, kube-proxy)",
+  );
+  started.cp = await c.startControlPlane({ progress: true, node: !local && !existing });
+  steps.done(started.cp.server);
+  const nodeSkipped = started.cp.local?.nodeSkipped;
+  if (!local && !existing && nodeSkipped) {
+    process.stderr.write(
+      `      no node on this machine (${nodeSkipped}): the watcher runs as a local process instead, as with npm start -- ${LOCAL_FLAG}\n`,
+    );
+  }
+  if (local || existing || nodeSkipped) await startLocal(c, steps, started, existing);
+  else await startDeployed(c, steps, started);
 }
 
-/** Steps 2-3 by default: the controller image into the node, then `npx pepr deploy --yes`. */
-async function startDeployed(cp: ControlPlane, existing: boolean): Promise<Running> {
+/** Steps 2 and 3 by default: the controller image into the node, `npx pepr deploy --yes`. */
+async function startDeployed(c: Cluster, steps: Steps, started: Started): Promise<void> {
+  const cp = started.cp as ControlPlane;
+  steps.step("image: building the Pepr controller image (cached) and loading it into the node");
+  const image = await c.loadControllerImage(cp, {
+    onProgress: line => process.stderr.write(`      ${line}\n`),
+  });
+  steps.done(`${image.name} (ctr images import ${image.loadSeconds.toFixed(1)}s)`);
+  steps.step(
+    "npx pepr deploy --yes (builds the module, applies it, waits for the watcher's rollout)",
+  );
+  await c.peprDeploy(cp, { onOutput: line => process.stderr.write(`      | ${line}\n`) });
+  const pod = (await c.waitForWatcherPod(cp)).metadata?.name as string;
+  started.pod = pod;
+  started.mod = c.followWatcherLogs(cp, pod);
+  steps.done(`watcher pod ${STORE_NAMESPACE}/${pod} Ready`);
+}
+
+/** Steps 2 and 3 with --local: npx pepr build, then the watcher as a local process. */
+async function startLocal(
+  c: Cluster,
+  steps: Steps,
+  started: Started,
+  existing: boolean,
+): Promise<void> {
+  const cp = started.cp as ControlPlane;
+  if (!existing) await assertPortsFree();
   if (existing) {
-    step("image: not loaded (USE_EXISTING_CLUSTER=true: your cluster pulls it)");
-  } else {
-    step("image: building the Pepr controller image and loading it into the node");
-    const image = await loadControllerImage(cp, {
-      onProgress: line => process.stderr.write(`      ${line}\n`),
-    });
-    done(`${image.name} (ctr images import ${image.loadSeconds.toFixed(1)}s)`);
+    started.changes = new c.ClusterChanges(cp, line =>
+      process.stderr.write(`      your cluster: ${line}\n`),
+    );
   }
-  step("npx pepr deploy --yes (builds the module, applies it, waits for the watcher's rollout)");
-  await peprDeploy(cp, { onOutput: line => process.stderr.write(`      | ${line}\n`) });
-  const pod = (await waitForWatcherPod(cp)).metadata?.name as string;
-  done(`watcher pod ${STORE_NAMESPACE}/${pod} Ready`);
-  return {
-    logs: followWatcherLogs(cp, pod),
-    stream: () => followWatcherLogs(cp, pod, { echo: true, tail: 0 }),
-    hint: `  kubectl logs -f -n ${STORE_NAMESPACE} ${pod}\nThe watcher pod's new log lines follow. Press Ctrl-C to stop`,
-  };
+
+  steps.step("module: npx pepr build (skipped when dist/ is up to date)");
+  const { bundle } = c.buildModule(true);
+  steps.done(bundle);
+
+  steps.step("watcher: PEPR_WATCH_MODE=true node " + bundle.replace(`${c.repoRoot()}/`, ""));
+  if (started.changes) {
+    await c.prepareCluster(cp, started.changes);
+    for (const name of [storeName(), scheduleStoreName()]) {
+      await started.changes.expect(c.peprStoreObject(name), "the watcher");
+    }
+  }
+  started.mod = await c.startModule(cp, { skipPrepare: existing });
+  steps.done(`pid ${started.mod.pid}, "${c.STARTUP_COMPLETE}"`);
 }
 
-/** Steps 4-6: create observe, wait for "observed", print the PeprStore. */
-async function observe(cp: ControlPlane, logs: ModuleProcess): Promise<void> {
-  step(`kubectl create configmap observe -n ${MODULE_NAMESPACE}`);
-  await ensureNamespace(cp, MODULE_NAMESPACE);
-  const exists = await kubectlRun(cp, ["get", "configmap", "observe", "-n", MODULE_NAMESPACE]);
-  if (exists.code === 0) {
-    process.stderr.write("      observe exists from an earlier run: deleting it first\n");
-    await kubectl(cp, ["delete", "configmap", "observe", "-n", MODULE_NAMESPACE]);
+/** Steps 4 to 6: create observe with kubectl, wait for "observed", print the PeprStore. */
+async function observe(c: Cluster, steps: Steps, started: Started): Promise<void> {
+  const cp = started.cp as ControlPlane;
+  const mod = started.mod as ModuleProcess;
+  const changes = started.changes;
+  const configMap = {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: OBSERVE, namespace: c.MODULE_NAMESPACE },
+  };
+  steps.step(`kubectl create configmap ${OBSERVE} -n ${c.MODULE_NAMESPACE}`);
+  const namespace = { apiVersion: "v1", kind: "Namespace", metadata: { name: c.MODULE_NAMESPACE } };
+  if (changes) await changes.ensure(namespace);
+  else await c.ensureNamespace(cp, c.MODULE_NAMESPACE);
+  const why = "the capability reacts to its creation only";
+  if (changes) await changes.remove(configMap, `it exists, and ${why}`);
+  else if (await c.deleteObject(cp, configMap)) {
+    process.stderr.write(
+      `      ${OBSERVE} existed from an earlier run: deleted it first (${why})\n`,
+    );
   }
+  if (changes)
+    process.stderr.write(
+      `      your cluster: creating ConfigMap ${c.MODULE_NAMESPACE}/${OBSERVE} (removed on exit)\n`,
+    );
   const createdAt = Date.now();
-  await kubectl(cp, ["create", "configmap", "observe", "-n", MODULE_NAMESPACE]);
-  done();
+  await c.kubectl(cp, ["create", "configmap", OBSERVE, "-n", c.MODULE_NAMESPACE]);
+  changes?.willUndo(configMap);
+  steps.done();
 
-  step(`waiting for the watcher to log "observed" (Pepr flushes every 4 s)`);
-  const observed = await logs.waitForLog(
+  steps.step(
+    `waiting for the watcher to log "observed" (Pepr flushes Store writes every ${FLUSH_INTERVAL_MS / 1000} s)`,
+  );
+  const observed = await mod.waitForLog(
     `watcher "observed"`,
     r => r.msg === "observed" && r.time >= createdAt,
     OBSERVED_TIMEOUT_MS,
   );
-  done(`${((observed.time - createdAt) / 1000).toFixed(1)}s after the create`);
+  steps.done(`${((observed.time - createdAt) / 1000).toFixed(1)}s after the create`);
   process.stdout.write(`${JSON.stringify(observed)}\n`);
 
-  step(`kubectl get peprstore -n ${STORE_NAMESPACE} ${storeName()} -o yaml`);
-  process.stdout.write(
-    await kubectl(cp, ["get", "peprstore", storeName(), "-n", STORE_NAMESPACE, "-o", "yaml"]),
-  );
-  done();
+  steps.step(`kubectl get peprstore -n ${STORE_NAMESPACE} ${storeName()} -o yaml`);
+  const args = ["get", "peprstore", storeName(), "-n", STORE_NAMESPACE, "-o", "yaml"];
+  process.stdout.write(await c.kubectl(cp, args));
+  steps.done();
+  streamRecords(mod, mod.logs.indexOf(observed) + 1);
 }
 
-/** Resolves with the exit code once Ctrl-C (or SIGTERM) arrives or `running` exits by itself. */
-function untilStopped(running: ModuleProcess): Promise<number> {
+/** Writes the watcher's records from `from` on, and every later one, to stdout (info and above). */
+function streamRecords(mod: ModuleProcess, from: number): void {
+  const write = (r: { level: number }): void => {
+    if (r.level >= STREAM_MIN_LEVEL) process.stdout.write(`${JSON.stringify(r)}\n`);
+  };
+  mod.logs.slice(from).forEach(write);
+  mod.onLog(write);
+}
+
+/** What to try from a second shell, on stderr. */
+function printTry(c: Cluster, cp: ControlPlane, steps: Steps, pod?: string): void {
+  const ns = `-n ${c.MODULE_NAMESPACE}`;
+  const logs = pod ? `  kubectl logs -f -n ${STORE_NAMESPACE} ${pod}\n` : "";
+  // the local control plane's kubectl sits next to its binary; on an existing cluster, yours
+  const env = cp.local
+    ? `  export KUBECONFIG=${cp.kubeconfig} PATH=${path.dirname(cp.kubectl)}:$PATH\n`
+    : "";
+  process.stderr.write(
+    `\nThe module keeps running (${((Date.now() - steps.begun) / 1000).toFixed(1)}s so far); ` +
+      `its log records follow on stdout. Try, in another shell:\n${env}` +
+      `  kubectl get peprstore -n ${STORE_NAMESPACE} -o yaml\n` +
+      `  kubectl delete configmap ${OBSERVE} ${ns} && kubectl create configmap ${OBSERVE} ${ns}\n` +
+      logs +
+      (pod
+        ? "Press Ctrl-C to stop the cluster (its node removes the watcher pod).\n"
+        : "Press Ctrl-C to stop the watcher" +
+          (cp.local ? " and the control plane.\n" : " and undo the changes to your cluster.\n")),
+  );
+}
+
+/** Resolves with the exit code once the user asks to stop (Ctrl-C) or the watcher dies. */
+function untilStopped(mod: ModuleProcess): Promise<number> {
   return new Promise<number>(resolve => {
-    // A terminal's Ctrl-C reaches every process of the group (the watcher or kubectl included),
-    // so its dying of SIGINT is the same request to stop, whichever event arrives first.
+    // A terminal's Ctrl-C reaches every process of the group, the watcher included, so the
+    // watcher dying of SIGINT is the same request to stop, whichever event arrives first.
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) return;
@@ -141,81 +259,39 @@ function untilStopped(running: ModuleProcess): Promise<number> {
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
-    void running.exited.then(code => {
+    void mod.exited.then(code => {
       if (code === "SIGINT" || code === "SIGTERM") return stop(code);
       if (stopping) return;
-      process.stderr.write(
-        `\nerror: the watcher (or its log stream) exited unexpectedly (${code})\n`,
-      );
+      process.stderr.write(`\nerror: the watcher exited unexpectedly (${code})\n`);
       resolve(1);
     });
   });
 }
 
-/** Starts the cluster (with a node unless --local) and says when it falls back to --local. */
-async function startCluster(local: boolean, existing: boolean): Promise<ControlPlane> {
-  step(
-    existing
-      ? "cluster: using the current kubeconfig context (USE_EXISTING_CLUSTER=true)"
-      : local
-        ? "control plane: building and starting etcd + kube-apiserver on 127.0.0.1 (first build: several minutes)"
-        : "cluster: building and starting the control plane and a node (containerd, kubelet, kube-proxy; first build: several minutes)",
-  );
-  const cp = await startControlPlane({ progress: true, node: !local && !existing });
-  done(cp.server);
-  return cp;
-}
-
 async function main(): Promise<number> {
-  let cp: ControlPlane | undefined;
-  const running: ModuleProcess[] = [];
-  const stopAll = async (): Promise<void> => {
-    const errors: string[] = [];
-    const stops = [...running.map(r => ["watcher", () => r.stop()] as const)];
-    for (const [name, stop] of [...stops, ["cluster", () => cp?.stop()] as const]) {
-      try {
-        await stop();
-      } catch (err) {
-        errors.push(`${name}: ${(err as Error).message}`);
-      }
-    }
-    if (errors.length > 0) throw new Error(`stopping failed:\n${errors.join("\n")}`);
-  };
-
+  const local = process.argv.includes(LOCAL_FLAG);
   try {
-    const existing = process.env[ENV_USE_EXISTING_CLUSTER] === "true";
-    let local = process.argv.includes(LOCAL_FLAG);
-    cp = await startCluster(local, existing);
-    if (!local && !existing && cp.local?.nodeSkipped) {
-      process.stderr.write(
-        `      no node on this machine (${cp.local.nodeSkipped}): the watcher runs as a local process instead, as with npm start -- ${LOCAL_FLAG}\n`,
-      );
-      local = true;
-    }
-    const watcher = local ? await startLocal(cp) : await startDeployed(cp, existing);
-    running.push(watcher.logs);
-    await observe(cp, watcher.logs);
-
-    process.stderr.write(
-      `\nThe module keeps running (${((Date.now() - started) / 1000).toFixed(1)}s so far). Try, in another shell:\n` +
-        `  export KUBECONFIG=${cp.kubeconfig}\n` +
-        `  ${cp.kubectl} get peprstore -n ${STORE_NAMESPACE} -o yaml\n` +
-        `${watcher.hint}` +
-        (existing ? ".\n" : local ? " and the control plane.\n" : " and the cluster.\n"),
-    );
-    const stream = watcher.stream();
-    if (stream !== watcher.logs) {
-      await watcher.logs.stop();
-      running.push(stream);
-    }
-    const exitCode = await untilStopped(stream);
-    await stopAll();
+    // only the local-process watcher needs the host's port 3000 (a pod has its own network)
+    if (local || process.env.USE_EXISTING_CLUSTER === "true") await assertPortsFree();
+  } catch (err) {
+    process.stderr.write(`error: ${(err as Error).message}\n`);
+    return err instanceof PortInUseError ? 1 : 2;
+  }
+  const c: Cluster = await import("../cluster");
+  const steps = new Steps();
+  const started: Started = {};
+  try {
+    await startEverything(c, steps, started, local);
+    await observe(c, steps, started);
+    printTry(c, started.cp as ControlPlane, steps, started.pod);
+    const exitCode = await untilStopped(started.mod as ModuleProcess);
+    await stopAll(started);
     process.stderr.write("stopped everything this run started\n");
     return exitCode;
   } catch (err) {
     process.stderr.write(`\nerror: ${(err as Error).message}\n`);
-    await stopAll().catch(e => process.stderr.write(`${(e as Error).message}\n`));
-    return err instanceof ControlPlaneError && err.exitCode ? err.exitCode : 1;
+    await stopAll(started).catch(e => process.stderr.write(`${(e as Error).message}\n`));
+    return err instanceof c.ControlPlaneError && err.exitCode ? err.exitCode : 1;
   }
 }
 

@@ -53,7 +53,7 @@ var fixedPaths = []string{
 }
 
 var (
-	iptablesTables   = []string{"filter", "nat", "mangle", "raw"}
+	iptablesTables = []string{"filter", "nat", "mangle", "raw"}
 	// the default (nft on Debian 12) and the legacy backend: components probe both
 	iptablesCommands = []string{"iptables", "ip6tables", "iptables-legacy", "ip6tables-legacy"}
 	chainPrefixes    = []string{"KUBE-", "CNI-"}
@@ -143,10 +143,75 @@ func (hs *hostState) restore(nodeDir string) error {
 			add(os.WriteFile(path, []byte(v), 0o644))
 		}
 	}
+	check := hs.leftovers()
+	data, _ := json.MarshalIndent(check, "", "  ")
+	add(os.WriteFile(filepath.Join(nodeDir, stopCheckFile), data, 0o600))
+	if !check.empty() {
+		add(fmt.Errorf("the machine still holds what the run made: %s", data))
+	}
 	if len(errs) == 0 {
 		add(os.Remove(hostStatePath(nodeDir)))
 	}
 	return errors.Join(errs...)
+}
+
+// stopCheckFile is written after a stop, while the machine's node lock is still held (no
+// other run's node can be changing the machine): what the run left, all lists empty when
+// the machine is back as it was.
+const stopCheckFile = "stop-check.json"
+
+type stopCheck struct {
+	Chains    []string `json:"chains"`    // KUBE-*/CNI-* chains that were not there before
+	Mounts    []string `json:"mounts"`    // mounts under the data dir
+	Processes []int    `json:"processes"` // processes of the run
+	Links     []string `json:"links"`     // the bridge
+	Paths     []string `json:"paths"`     // fixed paths and kubepods cgroups the run created
+	Sysctls   []string `json:"sysctls"`   // sysctls not back to their recorded value
+}
+
+func (c stopCheck) empty() bool {
+	return len(c.Chains)+len(c.Mounts)+len(c.Processes)+len(c.Links)+len(c.Paths)+len(c.Sysctls) == 0
+}
+
+// leftovers looks for anything of the run still on the machine.
+func (hs *hostState) leftovers() stopCheck {
+	c := stopCheck{Chains: []string{}, Mounts: mountsUnder(hs.DataDir), Processes: []int{},
+		Links: []string{}, Paths: []string{}, Sysctls: []string{}}
+	if c.Mounts == nil {
+		c.Mounts = []string{}
+	}
+	for _, cmd := range iptablesCommands {
+		for _, table := range iptablesTables {
+			chains, _, _ := iptablesSave(cmd, table)
+			for _, ch := range chains {
+				if !slices.Contains(hs.Chains[cmd+"/"+table], ch) && slices.ContainsFunc(chainPrefixes,
+					func(p string) bool { return strings.HasPrefix(ch, p) }) {
+					c.Chains = append(c.Chains, cmd+" "+table+" "+ch)
+				}
+			}
+		}
+	}
+	spare := map[int]bool{}
+	for pid := os.Getpid(); pid > 1; pid = parentPID(pid) {
+		spare[pid] = true
+	}
+	for pid := range runProcesses(hs.DataDir, spare) {
+		c.Processes = append(c.Processes, pid)
+	}
+	if _, err := netlink.LinkByName(hs.Bridge); err == nil {
+		c.Links = append(c.Links, hs.Bridge)
+	}
+	for _, p := range append(slices.Clone(hs.Created), hs.Cgroups...) {
+		if _, err := os.Lstat(p); err == nil {
+			c.Paths = append(c.Paths, p)
+		}
+	}
+	for s, v := range hs.Sysctls {
+		if now, err := os.ReadFile(filepath.Join("/proc/sys", s)); err == nil && strings.TrimSpace(string(now)) != v {
+			c.Sysctls = append(c.Sysctls, s)
+		}
+	}
+	return c
 }
 
 // kubepodsCgroups are the kubelet's pod cgroups (cgroupfs driver) in each mounted hierarchy.
@@ -174,35 +239,7 @@ func killRunProcesses(dataDir string) error {
 		spare[pid] = true
 	}
 	for attempt := 0; attempt < 50; attempt++ {
-		pids := map[int]bool{}
-		for _, dir := range kubepodsCgroups() {
-			_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-				if err == nil && d.Name() == "cgroup.procs" {
-					data, _ := os.ReadFile(path)
-					for _, f := range strings.Fields(string(data)) {
-						if pid, err := strconv.Atoi(f); err == nil {
-							pids[pid] = true
-						}
-					}
-				}
-				return nil
-			})
-		}
-		entries, _ := os.ReadDir("/proc")
-		for _, e := range entries {
-			pid, err := strconv.Atoi(e.Name())
-			if err != nil || spare[pid] {
-				continue
-			}
-			exe, _ := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
-			cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-			if slices.Contains(runExecutables, filepath.Base(exe)) && bytes.Contains(cmdline, []byte(dataDir)) {
-				pids[pid] = true
-			}
-		}
-		for pid := range spare {
-			delete(pids, pid)
-		}
+		pids := runProcesses(dataDir, spare)
 		if len(pids) == 0 {
 			return nil
 		}
@@ -212,6 +249,40 @@ func killRunProcesses(dataDir string) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("processes of the node run in %s are still alive after SIGKILL", dataDir)
+}
+
+// runProcesses finds the processes of a run (see killRunProcesses), except those in spare.
+func runProcesses(dataDir string, spare map[int]bool) map[int]bool {
+	pids := map[int]bool{}
+	for _, dir := range kubepodsCgroups() {
+		_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+			if err == nil && d.Name() == "cgroup.procs" {
+				data, _ := os.ReadFile(path)
+				for _, f := range strings.Fields(string(data)) {
+					if pid, err := strconv.Atoi(f); err == nil {
+						pids[pid] = true
+					}
+				}
+			}
+			return nil
+		})
+	}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || spare[pid] {
+			continue
+		}
+		exe, _ := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if slices.Contains(runExecutables, filepath.Base(exe)) && bytes.Contains(cmdline, []byte(dataDir)) {
+			pids[pid] = true
+		}
+	}
+	for pid := range spare {
+		delete(pids, pid)
+	}
+	return pids
 }
 
 // parentPID reads a process's parent from /proc (0 when it is gone).

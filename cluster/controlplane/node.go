@@ -59,6 +59,14 @@ type node struct {
 	stopErr                                error
 }
 
+// address is the node's IP, or "" without a node.
+func (n *node) address() string {
+	if n == nil {
+		return ""
+	}
+	return n.ip
+}
+
 // nodeMissing names what this machine lacks to run containers; empty when it can.
 func nodeMissing(containerdDir string) []string {
 	var missing []string
@@ -79,10 +87,15 @@ func nodeMissing(containerdDir string) []string {
 	if _, err := os.Stat(filepath.Join(cniBinDir, "bridge")); err != nil {
 		missing = append(missing, "the CNI plugins in "+cniBinDir+" (Debian package containernetworking-plugins)")
 	}
+	var files []string
 	for _, f := range []string{"containerd", "containerd-shim-runc-v2", "ctr", "pause.tar"} {
 		if _, err := os.Stat(filepath.Join(containerdDir, f)); err != nil {
-			missing = append(missing, f+" in --containerd-dir (cluster/containerd/build.sh builds it)")
+			files = append(files, f)
 		}
+	}
+	if len(files) > 0 {
+		missing = append(missing, strings.Join(files, ", ")+" in --containerd-dir "+containerdDir+
+			" (cluster/containerd/build.sh builds them)")
 	}
 	if _, err := hostIP(); err != nil {
 		missing = append(missing, err.Error())

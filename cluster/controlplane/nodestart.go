@@ -14,7 +14,7 @@ import (
 // startControllers starts kube-controller-manager (its default controller set) and
 // kube-scheduler as processes and waits for their /healthz.
 func (n *node) startControllers(server string) error {
-	kcmKubeconfig := filepath.Join(n.dataDir, "controllers.kubeconfig")
+	kcmKubeconfig := controllersKubeconfig(n.dataDir)
 	schedCert, schedKey := n.pki.certPair("scheduler")
 	if err := n.pki.ensureClient(schedCert, schedKey, "system:kube-scheduler", ""); err != nil {
 		return err

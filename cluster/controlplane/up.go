@@ -160,46 +160,20 @@ func (s *stopper) check() error {
 
 func up(o upOptions) error {
 	stop := watchStop()
-	dataDir, err := filepath.Abs(o.dataDir)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
-	}
-	unlock, err := lockDataDir(dataDir)
+	dataDir, logPath, unlock, err := openDataDir(o.dataDir)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	logPath := filepath.Join(dataDir, "controlplane.log")
-	if err := logToFile(logPath); err != nil {
-		return err
-	}
-	progress("data dir %s (component logs: %s)", dataDir, logPath)
-
 	ready := readyLine{Ready: true, Kubeconfig: o.kubeconfig, DataDir: dataDir,
 		AuditLog: filepath.Join(dataDir, "audit.log"), Log: logPath, PID: os.Getpid()}
 	p := newPKI(dataDir)
-	var nd *node
-	if o.node {
-		if missing := nodeMissing(o.containerdDir); len(missing) > 0 {
-			ready.NodeSkipped = "this machine cannot run containers: missing " + strings.Join(missing, ", ")
-			progress("node: not started, %s; the control plane runs without it", ready.NodeSkipped)
-		} else if nd, err = prepareNode(dataDir, o.nodeName, o.containerdDir, p); err != nil {
-			return &upError{exitNodeFailed, fmt.Errorf("node: %w", err)}
-		}
+	nd, err := nodeIfAsked(o, dataDir, p, &ready)
+	if err != nil {
+		return err
 	}
-	defer func() {
-		if err := nd.stop(); err != nil {
-			progress("node: %v", err)
-		}
-	}()
-	nodeIP := ""
-	if nd != nil {
-		nodeIP = nd.ip
-	}
-	if err := p.ensure(ipList(nodeIP)...); err != nil {
+	defer stopNode(nd)
+	if err := p.ensure(ipList(nd.address())...); err != nil {
 		return fmt.Errorf("certificates: %w", err)
 	}
 	pt, err := choosePorts(dataDir, o.port)
@@ -228,46 +202,18 @@ func up(o upOptions) error {
 	if err := stop.check(); err != nil {
 		return err
 	}
-
-	apiArgs, err := apiserverArgs(dataDir, p, etcdURL, pt.APIServer, nodeIP)
+	api, err := startAPIServer(dataDir, p, etcdURL, pt.APIServer, nd.address(), o.kubeconfig)
 	if err != nil {
 		return err
 	}
-	server := fmt.Sprintf("https://127.0.0.1:%d", pt.APIServer)
-	api := &apiserver{args: apiArgs, server: server, pki: p}
-	if err := api.start(); err != nil {
-		return err
-	}
-	defer api.stop() //nolint:errcheck // reported inside
-	defer func() {   // the node stops before the API server (and again is a no-op)
-		if err := nd.stop(); err != nil {
-			progress("node: %v", err)
-		}
-	}()
-
-	if err := writeKubeconfig(o.kubeconfig, server, p.caCert, p.adminCert, p.adminKey); err != nil {
-		return err
-	}
-	controllersKubeconfig := filepath.Join(dataDir, "controllers.kubeconfig")
-	if err := writeKubeconfig(controllersKubeconfig, server, p.caCert, p.controllersCert, p.controllersKey); err != nil {
-		return err
-	}
+	defer api.stop()   //nolint:errcheck // reported inside
+	defer stopNode(nd) // the node stops before the API server (a second stop is a no-op)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if nd != nil {
-		if ready.Node, err = startNodeComponents(nd, server, o.kubeconfig, stop); err != nil {
-			return &upError{exitNodeFailed, fmt.Errorf("node: %w", err)}
-		}
-	} else if o.controllers {
-		go func() {
-			if err := runControllers(ctx, controllerArgs(controllersKubeconfig, p)); err != nil && ctx.Err() == nil {
-				progress("controllers stopped: %v", err)
-			}
-		}()
-		progress("controllers started: %s", controllers)
+	if err := startWorkloads(ctx, o, nd, api.server, p, stop, &ready); err != nil {
+		return err
 	}
-
 	token, err := writeControlToken(dataDir)
 	if err != nil {
 		return err
@@ -276,7 +222,7 @@ func up(o upOptions) error {
 	go control.Serve(lis) //nolint:errcheck // closed on shutdown
 	defer control.Close()
 
-	ready.Server, ready.Etcd = server, etcdURL
+	ready.Server, ready.Etcd = api.server, etcdURL
 	ready.Control, ready.ControlToken = "http://"+lis.Addr().String(), filepath.Join(dataDir, controlTokenFile)
 	ready.StartSeconds = time.Since(upStart).Seconds()
 	line, _ := json.Marshal(ready)
@@ -285,7 +231,99 @@ func up(o upOptions) error {
 
 	<-stop.done
 	progress("%s", stop.reason)
-	cancel()
+	return nil
+}
+
+// openDataDir creates and locks the data dir and sends the components' logs to a file in it.
+func openDataDir(dir string) (dataDir, logPath string, unlock func(), err error) {
+	if dataDir, err = filepath.Abs(dir); err != nil {
+		return "", "", nil, err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", "", nil, fmt.Errorf("create data dir: %w", err)
+	}
+	if unlock, err = lockDataDir(dataDir); err != nil {
+		return "", "", nil, err
+	}
+	logPath = filepath.Join(dataDir, "controlplane.log")
+	if err := logToFile(logPath); err != nil {
+		unlock()
+		return "", "", nil, err
+	}
+	progress("data dir %s (component logs: %s)", dataDir, logPath)
+	return dataDir, logPath, unlock, nil
+}
+
+// nodeIfAsked prepares the node with --node, or says in ready.NodeSkipped (and one progress
+// line) what this machine lacks to run containers.
+func nodeIfAsked(o upOptions, dataDir string, p *pki, ready *readyLine) (*node, error) {
+	if !o.node {
+		return nil, nil
+	}
+	if missing := nodeMissing(o.containerdDir); len(missing) > 0 {
+		ready.NodeSkipped = "this machine cannot run containers: missing " + strings.Join(missing, ", ")
+		progress("node: not started, %s; the control plane runs without it", ready.NodeSkipped)
+		return nil, nil
+	}
+	nd, err := prepareNode(dataDir, o.nodeName, o.containerdDir, p)
+	if err != nil {
+		return nil, &upError{exitNodeFailed, fmt.Errorf("node: %w", err)}
+	}
+	return nd, nil
+}
+
+func stopNode(nd *node) {
+	if err := nd.stop(); err != nil {
+		progress("node: %v", err)
+	}
+}
+
+// startAPIServer starts kube-apiserver and writes the admin and controllers kubeconfigs.
+func startAPIServer(dataDir string, p *pki, etcdURL string, port int, nodeIP, kubeconfig string) (*apiserver, error) {
+	apiArgs, err := apiserverArgs(dataDir, p, etcdURL, port, nodeIP)
+	if err != nil {
+		return nil, err
+	}
+	server := fmt.Sprintf("https://127.0.0.1:%d", port)
+	api := &apiserver{args: apiArgs, server: server, pki: p}
+	if err := api.start(); err != nil {
+		return nil, err
+	}
+	if err := writeKubeconfig(kubeconfig, server, p.caCert, p.adminCert, p.adminKey); err != nil {
+		api.stop() //nolint:errcheck // reported inside
+		return nil, err
+	}
+	if err := writeKubeconfig(controllersKubeconfig(dataDir), server, p.caCert, p.controllersCert, p.controllersKey); err != nil {
+		api.stop() //nolint:errcheck // reported inside
+		return nil, err
+	}
+	return api, nil
+}
+
+func controllersKubeconfig(dataDir string) string {
+	return filepath.Join(dataDir, "controllers.kubeconfig")
+}
+
+// startWorkloads starts the node's components, or without a node the in-process controllers
+// (until ctx is done).
+func startWorkloads(ctx context.Context, o upOptions, nd *node, server string, p *pki, stop *stopper, ready *readyLine) error {
+	if nd != nil {
+		info, err := startNodeComponents(nd, server, o.kubeconfig, stop)
+		if err != nil {
+			return &upError{exitNodeFailed, fmt.Errorf("node: %w", err)}
+		}
+		ready.Node = info
+		return nil
+	}
+	if !o.controllers {
+		return nil
+	}
+	go func() {
+		if err := runControllers(ctx, controllerArgs(controllersKubeconfig(filepath.Dir(p.dir)), p)); err != nil && ctx.Err() == nil {
+			progress("controllers stopped: %v", err)
+		}
+	}()
+	progress("controllers started: %s", controllers)
 	return nil
 }
 

@@ -1,17 +1,22 @@
 // Command node-image is the program of the e2e tests' container image (test/e2e/node.test.ts):
 // an HTTPS server on :3000, like Pepr's watcher, with the key pair of a Secret volume in
-// /etc/certs. GET /healthz answers 200; GET /kube/<path> GETs /<path> from the API server
+// /etc/certs (without one, a self-signed pair made at start). GET /healthz answers 200; GET /kube/<path> GETs /<path> from the API server
 // through the kubernetes Service (KUBERNETES_SERVICE_HOST/PORT) with the pod's ServiceAccount
 // token and CA, logs "kube GET /<path> -> <status>" and answers {"status":...,"server":...}.
 // Only the standard library: it is built with CGO_ENABLED=0 into a one-file image.
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"fmt"
 	"log"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -26,7 +31,29 @@ func main() {
 	http.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	http.HandleFunc("/kube/", kube)
 	log.Printf("serving https on :3000 as uid %d gid %d", os.Getuid(), os.Getgid())
-	log.Fatal(http.ListenAndServeTLS(":3000", "/etc/certs/tls.crt", "/etc/certs/tls.key", nil))
+	pair, err := tls.LoadX509KeyPair("/etc/certs/tls.crt", "/etc/certs/tls.key")
+	if err != nil {
+		log.Printf("no key pair in /etc/certs (%v): using a self-signed one", err)
+		if pair, err = selfSigned(); err != nil {
+			log.Fatal(err)
+		}
+	}
+	server := &http.Server{Addr: ":3000", TLSConfig: &tls.Config{Certificates: []tls.Certificate{pair}}}
+	log.Fatal(server.ListenAndServeTLS("", ""))
+}
+
+func selfSigned() (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "node-image"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
 func kube(w http.ResponseWriter, r *http.Request) {
