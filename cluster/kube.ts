@@ -56,6 +56,9 @@ export function kubectlRun(
         resolve({ code, stdout, stderr });
       },
     );
+    // kubectl may exit before reading its stdin (it needs none for `get`): the EPIPE that then
+    // comes on the pipe is not the result, its exit code and stderr are
+    child.stdin?.on("error", () => undefined);
     child.stdin?.end(options.input ?? "");
   });
 }
