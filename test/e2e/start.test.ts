@@ -188,11 +188,12 @@ describe("npm start", () => {
       expect(steps.map(line => line.split(" ").slice(0, 3).join(" "))).toEqual([
         "[1/6] cluster: building",
         "[2/6] image: building",
-        "[3/6] npx pepr deploy",
-        "[4/6] kubectl create configmap",
-        "[5/6] waiting for the",
-        "[6/6] kubectl get peprstore",
+        "[3/6] npx pepr",
+        "[4/6] kubectl create",
+        "[5/6] waiting for",
+        "[6/6] kubectl get",
       ]);
+      expect(r.stderr()).toContain("npx pepr deploy --yes (builds the module");
       expect(r.stderr()).toMatch(
         / {6}done in \d+\.\ds: watcher pod pepr-system\/pepr-hello-pepr-store-resources-watcher-\S+ Ready\n/,
       );
