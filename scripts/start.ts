@@ -12,7 +12,7 @@
 // anything else is loaded or built.
 import path from "node:path";
 
-import { assertPortsFree, PortInUseError } from "../cluster/ports";
+import { assertPortsFree } from "../cluster/ports";
 import {
   FLUSH_INTERVAL_MS,
   scheduleStoreName,
@@ -216,7 +216,7 @@ async function main(): Promise<number> {
     await assertPortsFree();
   } catch (err) {
     process.stderr.write(`error: ${(err as Error).message}\n`);
-    return err instanceof PortInUseError ? 1 : 2;
+    return 1;
   }
   const c: Cluster = await import("../cluster");
   const steps = new Steps();
