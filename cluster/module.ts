@@ -17,7 +17,7 @@ import type { ClusterChanges } from "./changes";
 import type { ControlPlane } from "./controlplane";
 import { applyObject, ensureNamespace, objectApi } from "./kube";
 import { buildOutputs, repoRoot } from "./paths";
-import { assertPortsFree, WATCHER } from "./ports";
+import { assertPortsFree, WATCHER } from "./ports.cjs";
 import { seconds, TimeoutError, waitFor } from "./wait";
 
 /** Log line that says the watcher's store is loaded and bindings are live (pepr src/lib/controller/index.ts). */
