@@ -14,9 +14,8 @@
 // line each. stderr: the steps and what to try.
 //
 // `npm start` checks the ports first with bare `node cluster/ports.cjs`; this checks them again
-// for --local and USE_EXISTING_CLUSTER (the port may have been taken since) with only node:net and
-// the store contract loaded, before
-// anything else is loaded or built.
+// for --local and USE_EXISTING_CLUSTER (the port may have been taken since) with only node:net
+// and the store contract loaded, before anything else is loaded or built.
 import path from "node:path";
 
 import { assertPortsFree } from "../cluster/ports.cjs";
