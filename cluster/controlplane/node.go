@@ -29,8 +29,8 @@ const (
 	// nodeLockPath makes the node one per machine: kubepods cgroups, the bridge and the
 	// KUBE-* chains are machine-wide.
 	nodeLockPath   = "/run/hello-pepr-store-resources-node.lock"
-	nodeLockWait   = 180 * time.Second
-	exitNodeFailed = 5 // the node could not start on a machine that can run it
+	nodeLockWait   = 10 * time.Minute // another run's e2e tests may hold the node for minutes
+	exitNodeFailed = 5                // the node could not start on a machine that can run it
 )
 
 // nodeInfo is the "node" part of the ready line.
