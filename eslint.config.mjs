@@ -24,6 +24,7 @@ export default tseslint.config(
             "jest.e2e.config.cjs",
             "test/esm-to-cjs.cjs",
             "cluster/exit-with-parent.cjs",
+            "cluster/ports.cjs",
             "bin/*.cjs",
           ],
         },
