@@ -16,11 +16,10 @@ import {
   MODULE_NAMESPACE,
   STORE_NAMESPACE,
 } from "../test/harness/kube";
+import { OBSERVED_DEADLINE_MS, PEPR_FLUSH_INTERVAL_MS } from "../capabilities/deadlines";
 import { buildModule, ModuleProcess, startModule } from "../test/harness/module";
 import { storeName } from "../test/harness/paths";
 
-/** Deadline for "observed" after observe is created: 4 s flush + 1 s debounce, and slack. */
-const OBSERVED_TIMEOUT_MS = 30_000;
 const STEPS = 6;
 const started = Date.now();
 let stepStarted = Date.now();
@@ -84,11 +83,14 @@ async function main(): Promise<number> {
     await kubectl(cp, ["create", "configmap", "observe", "-n", MODULE_NAMESPACE]);
     done();
 
-    step(`waiting for the watcher to log "observed" (Pepr flushes every 4 s)`);
+    step(
+      `waiting for the watcher to log "observed" (Pepr flushes every ${PEPR_FLUSH_INTERVAL_MS / 1000} s; ` +
+        `gives up after ${OBSERVED_DEADLINE_MS / 1000} s)`,
+    );
     const observed = await mod.waitForLog(
       `watcher "observed"`,
       r => r.msg === "observed" && r.time >= createdAt,
-      OBSERVED_TIMEOUT_MS,
+      OBSERVED_DEADLINE_MS,
     );
     done(`${((observed.time - createdAt) / 1000).toFixed(1)}s after the create`);
     process.stdout.write(`${JSON.stringify(observed)}\n`);

@@ -17,6 +17,7 @@ import { sleep, waitFor } from "../harness/wait";
 import {
   EXPECTED_DATA,
   MODULE_NAMESPACE,
+  OBSERVED_TIMEOUT_MS,
   Scenario,
   observedRecords,
   patchesSince,
@@ -28,18 +29,13 @@ import {
 
 /** The outage the first test simulates. */
 const OUTAGE_MS = 10_000;
-/**
- * Deadline for "observed" when the capability has to re-write: Pepr's 15 s wait, a 1 s backoff,
- * the next 4 s flush and 1 s debounce, with room for a slow machine.
- */
-const RECOVERY_TIMEOUT_MS = 90_000;
 const ALL_FOUR = ["a", "b", "c", "https://observed"];
 /** Scenarios a fault may need before it hits ahead of Pepr's flush (see faultBeforeFlush). */
 const FAULT_ATTEMPTS = 3;
 
 const byMsg = (mod: ModuleProcess, msg: string): LogRecord[] => mod.logs.filter(r => r.msg === msg);
 const waitObserved = (mod: ModuleProcess, n = 1): Promise<true> =>
-  waitForObserved(mod, n, RECOVERY_TIMEOUT_MS);
+  waitForObserved(mod, n, OBSERVED_TIMEOUT_MS);
 
 describe("faults", () => {
   let s: Scenario | undefined;

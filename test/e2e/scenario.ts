@@ -1,5 +1,6 @@
 // What the e2e files share: one control plane + watcher per scenario, and the capability's
 // expected keys written out literally, so a change to the capability fails the tests.
+import { OBSERVED_DEADLINE_MS } from "../../capabilities/deadlines";
 import { ControlPlane, startControlPlane } from "../harness/controlplane";
 import { waitFor } from "../harness/wait";
 import { MODULE_NAMESPACE, AuditEvent, storePatches } from "../harness/kube";
@@ -28,8 +29,13 @@ export const CACHE_ID_OP = {
   path: "/metadata/labels/pepr.dev-cacheID",
   value: expect.stringMatching(/^\d{13}$/),
 };
-/** Deadline for "observed": 4 s flush + 1 s watch debounce, with room for a slow machine. */
-export const OBSERVED_TIMEOUT_MS = 30_000;
+/**
+ * Deadline for "observed" after observe is created: the capability's worst case (every re-write
+ * and read retry, capabilities/deadlines.ts) plus the watch delivery. Usually it takes ~5 s.
+ */
+export const OBSERVED_TIMEOUT_MS = OBSERVED_DEADLINE_MS;
+/** Deadline for the watcher to log a watch event it received. */
+export const WATCH_EVENT_TIMEOUT_MS = 30_000;
 
 export { MODULE_NAMESPACE };
 
@@ -96,7 +102,7 @@ export function waitForWatchEvent(
         meta.namespace === namespace
       );
     },
-    OBSERVED_TIMEOUT_MS,
+    WATCH_EVENT_TIMEOUT_MS,
   );
 }
 

@@ -7,12 +7,18 @@ import os from "node:os";
 import path from "node:path";
 import { parse } from "yaml";
 
+import { OBSERVED_DEADLINE_MS } from "../../capabilities/deadlines";
 import { repoRoot } from "../harness/paths";
 import { waitFor } from "../harness/wait";
 import { EXPECTED_DATA } from "./scenario";
 
-/** How long npm start may take to say "Press Ctrl-C": inside Jest's 180 s test timeout. */
-const START_DEADLINE_MS = 150_000;
+/**
+ * How long npm start may take to say "Press Ctrl-C": a minute to start the control plane, build
+ * and start the watcher, then its own deadline for "observed". Usually about 30 s in all.
+ */
+const START_DEADLINE_MS = 60_000 + OBSERVED_DEADLINE_MS;
+/** Jest's timeout for a test that waits for npm start to be running, then stops it. */
+const RUNNING_TEST_TIMEOUT_MS = START_DEADLINE_MS + 90_000;
 
 /** This PATH without the folders that hold a `go` (node and npm stay wherever they are). */
 const PATH_WITHOUT_GO = (process.env.PATH ?? "")
@@ -154,6 +160,7 @@ describe("npm start", () => {
       );
       expect(await portFree(3000)).toBe(true);
     },
+    RUNNING_TEST_TIMEOUT_MS,
   );
 
   (local ? it : it.skip)(
@@ -177,6 +184,7 @@ describe("npm start", () => {
       rmSync(dataDir!, { recursive: true, force: true });
       expect(await portFree(3000)).toBe(true);
     },
+    RUNNING_TEST_TIMEOUT_MS,
   );
 
   (local ? it : it.skip)(
@@ -198,6 +206,7 @@ describe("npm start", () => {
       await waitFor("every process of npm start to exit", () => (groupAlive(r) ? undefined : true));
       rmSync(dataDir, { recursive: true, force: true });
     },
+    RUNNING_TEST_TIMEOUT_MS,
   );
 
   it("exits 10 with the reason when Go is missing", async () => {
@@ -256,10 +265,14 @@ describe("npm start", () => {
   );
 
   it("leaves the build script usable: cluster/controlplane/build.sh exits 10 without Go", () => {
-    const result = spawnSync("bash", [path.join(repoRoot(), "cluster", "controlplane", "build.sh")], {
-      env: { ...process.env, PATH: PATH_WITHOUT_GO },
-      encoding: "utf8",
-    });
+    const result = spawnSync(
+      "bash",
+      [path.join(repoRoot(), "cluster", "controlplane", "build.sh")],
+      {
+        env: { ...process.env, PATH: PATH_WITHOUT_GO },
+        encoding: "utf8",
+      },
+    );
     expect(result.status).toBe(10);
     expect(result.stdout).toBe("");
   });
