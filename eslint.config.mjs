@@ -22,6 +22,8 @@ export default tseslint.config(
             "eslint.config.mjs",
             "jest.config.cjs",
             "jest.e2e.config.cjs",
+            "jest.integration.config.cjs",
+            "stryker.config.cjs",
             "test/esm-to-cjs.cjs",
             "test/harness/exit-with-parent.cjs",
             "bin/*.cjs",

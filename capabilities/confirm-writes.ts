@@ -312,8 +312,9 @@ function sleep(ms: number): Promise<void> {
   return new Promise(resolve => setTimeout(resolve, ms));
 }
 
-/** Pepr rejects with strings; errors keep their message. */
+/** Pepr rejects with strings; errors (of any realm: undici's are not this realm's Error) keep their message. */
 function describe(err: unknown): string | undefined {
   if (err === undefined) return undefined;
-  return err instanceof Error ? err.message : String(err);
+  const message = (err as { message?: unknown } | null)?.message;
+  return typeof message === "string" ? message : String(err);
 }
