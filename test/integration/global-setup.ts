@@ -1,31 +1,14 @@
 // Jest globalSetup of the integration tier: one local control plane (etcd + kube-apiserver) with
-// the pepr-system namespace and the PeprStore CRD, for every file of the tier. No watcher.
-import { writeFileSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
-
-import { startControlPlane } from "../harness/controlplane";
-import { prepareCluster } from "../harness/module";
-import { ENV_INTEGRATION_CLUSTER, IntegrationCluster } from "./cluster";
+// the pepr-system namespace and the PeprStore CRD, for every file of the tier. No watcher. When
+// $HPSR_INTEGRATION_CLUSTER already names one (test/integration/with-cluster.ts, which
+// `npm run test:mutation` uses so that each mutant's run does not start its own), it is used.
+import type { ControlPlane } from "../harness/controlplane";
+import { ENV_INTEGRATION_CLUSTER, startIntegrationCluster } from "./cluster";
 
 export default async function globalSetup(): Promise<void> {
-  const cp = await startControlPlane();
-  (globalThis as { integrationControlPlane?: typeof cp }).integrationControlPlane = cp;
-  try {
-    await prepareCluster(cp);
-  } catch (err) {
-    await cp.stop();
-    throw err;
-  }
-  const state: IntegrationCluster = {
-    kubeconfig: cp.kubeconfig,
-    kubectl: cp.kubectl,
-    kubectlCacheDir: cp.kubectlCacheDir,
-    server: cp.server,
-  };
-  const file = path.join(path.dirname(cp.kubeconfig), "integration.json");
-  writeFileSync(file, JSON.stringify(state));
+  if (process.env[ENV_INTEGRATION_CLUSTER]) return;
+  const { cp, stateFile } = await startIntegrationCluster();
+  (globalThis as { integrationControlPlane?: ControlPlane }).integrationControlPlane = cp;
   // The test files run in workers started after this, which inherit the environment.
-  process.env[ENV_INTEGRATION_CLUSTER] = file;
-  if (process.env.DEBUG_INTEGRATION) process.stderr.write(`${os.EOL}integration: ${cp.server}\n`);
+  process.env[ENV_INTEGRATION_CLUSTER] = stateFile;
 }
