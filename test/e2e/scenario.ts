@@ -1,6 +1,6 @@
 // What the e2e files share: one control plane + watcher per scenario, and the capability's
 // expected keys written out literally, so a change to the capability fails the tests.
-import { OBSERVED_DEADLINE_MS } from "../../capabilities/deadlines";
+import { OBSERVED_DEADLINE_MS, PEPR_FLUSH_INTERVAL_MS } from "../../capabilities/deadlines";
 import { ControlPlane, startControlPlane } from "../harness/controlplane";
 import { waitFor } from "../harness/wait";
 import { MODULE_NAMESPACE, AuditEvent, storePatches } from "../harness/kube";
@@ -114,4 +114,37 @@ export function patchesSince(cp: ControlPlane, sinceMs: number): AuditEvent[] {
 /** Writes a timing line to stderr: reported, never asserted. */
 export function report(what: string, ms: number): void {
   process.stderr.write(`timing: ${what}: ${(ms / 1000).toFixed(2)}s\n`);
+}
+
+/** What Pepr logs (debug) on a flush tick of its 4 s interval that has writes to send. */
+export const FLUSH_LOG = "Sending updates to Pepr store";
+/** What Pepr logs (debug) when its PeprStore watch delivers the CR, before the 1 s debounce. */
+export const STORE_UPDATE_LOG = "Pepr Store update";
+
+/**
+ * The time of the watcher's last flush tick that sent something: Pepr's interval runs from the
+ * watcher's start-up, so every later tick is this time plus a multiple of the interval.
+ *
+ * @throws when the watcher has not flushed yet
+ */
+export function lastFlushTick(mod: ModuleProcess): number {
+  const ticks = mod.logs.filter(r => r.msg === FLUSH_LOG);
+  if (ticks.length === 0) throw new Error(`the watcher has not logged "${FLUSH_LOG}" yet`);
+  return ticks[ticks.length - 1].time;
+}
+
+/**
+ * The first time at or after `at` that is `phaseMs` after one of the watcher's flush ticks (as
+ * bench/ aims its events).
+ */
+export function nextPhase(mod: ModuleProcess, at: number, phaseMs: number): number {
+  const tick = lastFlushTick(mod);
+  const intervals = Math.max(0, Math.ceil((at - tick - phaseMs) / PEPR_FLUSH_INTERVAL_MS));
+  return tick + phaseMs + intervals * PEPR_FLUSH_INTERVAL_MS;
+}
+
+/** Waits until the clock reaches `time` (a point of the flush phase, see {@link nextPhase}). */
+export async function waitUntil(what: string, time: number): Promise<void> {
+  const deadline = time - Date.now() + 1_000;
+  await waitFor(what, () => (Date.now() >= time ? true : undefined), Math.max(deadline, 1_000), 10);
 }

@@ -8,7 +8,7 @@ import path from "node:path";
 import { parse } from "yaml";
 
 import { OBSERVED_DEADLINE_MS } from "../../capabilities/deadlines";
-import { repoRoot } from "../harness/paths";
+import { buildOutputs, repoRoot } from "../harness/paths";
 import { waitFor } from "../harness/wait";
 import { EXPECTED_DATA } from "./scenario";
 
@@ -88,13 +88,20 @@ function groupAlive(run: Run): boolean {
   }
 }
 
-/** The processes with `arg` as one of their command-line arguments (read from /proc). */
-function pidsWithArg(arg: string): number[] {
+/**
+ * The processes with `arg` as one of their command-line arguments (read from /proc), and with
+ * `group` as their process group when it is given: other runs on the machine are not counted.
+ */
+function pidsWithArg(arg: string, group?: number): number[] {
   return readdirSync("/proc")
     .filter(entry => /^\d+$/.test(entry))
     .filter(pid => {
       try {
-        return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(arg);
+        if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(arg)) return false;
+        // /proc/<pid>/stat: "pid (comm) state ppid pgrp ..."; comm may hold spaces and parens
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        const pgrp = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+        return group === undefined || pgrp === group;
       } catch {
         return false; // exited while we looked
       }
@@ -102,8 +109,18 @@ function pidsWithArg(arg: string): number[] {
     .map(Number);
 }
 
-/** How many processes run with `--data-dir=<dataDir>` on their command line. */
+/**
+ * How many processes run with `--data-dir=<dataDir>` on their command line: only the control
+ * plane of the run that made that (temporary, unique) dir.
+ */
 const controlPlanesUsing = (dataDir: string): number => pidsWithArg(`--data-dir=${dataDir}`).length;
+
+/**
+ * The watcher npm start ran: `node --require exit-with-parent.cjs dist/pepr-<uuid>.js`, in the
+ * run's process group (npm start's own, as the watcher is not detached).
+ */
+const watchersOf = (run: Run): number[] =>
+  run.child.pid ? pidsWithArg(buildOutputs().bundle, run.child.pid) : [];
 
 /**
  * Ctrl-C, then waits until no process of the group is left and every byte they wrote has been
@@ -119,11 +136,15 @@ async function ctrlCAndWait(run: Run): Promise<void> {
   await run.finished;
 }
 
-const portFree = (port: number): Promise<boolean> =>
+/**
+ * A server listening on `port`, or `undefined` while someone else holds it (port 3000 is shared
+ * with every other e2e run on the machine).
+ */
+const listenOn = (port: number): Promise<net.Server | undefined> =>
   new Promise(resolve => {
-    const s = net.createServer();
-    s.once("error", () => resolve(false));
-    s.listen(port, () => s.close(() => resolve(true)));
+    const server = net.createServer();
+    server.once("error", () => resolve(undefined));
+    server.listen(port, () => resolve(server));
   });
 
 describe("npm start", () => {
@@ -142,6 +163,7 @@ describe("npm start", () => {
     "runs the module on the local control plane, prints observed and the PeprStore, stops on Ctrl-C",
     async () => {
       const r = (run = await npmStartRunning());
+      expect(watchersOf(r)).toHaveLength(1);
       const [first, ...rest] = r.stdout().split("\n");
       expect(JSON.parse(first)).toMatchObject({ level: 30, msg: "observed" });
       const store = parse(rest.join("\n"));
@@ -158,7 +180,7 @@ describe("npm start", () => {
       expect(r.stderr()).toMatch(
         /\nSIGINT: stopping\.\.\. \(Ctrl-C again exits at once\)\n[\s\S]*controlplane \[ *[\d.]+s\] etcd stopped\nstopped everything this run started\n$/,
       );
-      expect(await portFree(3000)).toBe(true);
+      expect(watchersOf(r)).toEqual([]);
     },
     RUNNING_TEST_TIMEOUT_MS,
   );
@@ -182,7 +204,7 @@ describe("npm start", () => {
         30_000,
       );
       rmSync(dataDir!, { recursive: true, force: true });
-      expect(await portFree(3000)).toBe(true);
+      expect(watchersOf(r)).toEqual([]);
     },
     RUNNING_TEST_TIMEOUT_MS,
   );
@@ -192,13 +214,15 @@ describe("npm start", () => {
     async () => {
       const r = (run = await npmStartRunning());
       const dataDir = /export KUBECONFIG=(\S+)\/kubeconfig\n/.exec(r.stderr())?.[1] ?? "";
-      const demo = pidsWithArg("scripts/start.ts");
+      // the demo of this run only: in npm start's process group
+      const demo = pidsWithArg("scripts/start.ts", r.child.pid);
       expect(demo).toHaveLength(1);
+      expect(watchersOf(r)).toHaveLength(1);
+      expect(controlPlanesUsing(dataDir)).toBe(1);
       process.kill(demo[0], "SIGKILL"); // no handler runs: nothing is stopped for them
       await waitFor(
         "the watcher and the control plane to notice and stop",
-        async () =>
-          (await portFree(3000)) && controlPlanesUsing(dataDir) === 0 ? true : undefined,
+        () => (watchersOf(r).length === 0 && controlPlanesUsing(dataDir) === 0 ? true : undefined),
         // both poll for their parent every second; without that the watcher would linger until
         // it happened to log into its dead pipe (about 30 s here)
         15_000,
@@ -249,11 +273,11 @@ describe("npm start", () => {
   (local ? it : it.skip)(
     "exits 1 and says which port when the watcher's port 3000 is taken",
     async () => {
-      const busy = net.createServer();
-      await new Promise<void>((resolve, reject) => {
-        busy.once("error", reject);
-        busy.listen(3000, resolve);
-      });
+      const busy = await waitFor(
+        "port 3000 to be free for this test to take",
+        () => listenOn(3000),
+        120_000,
+      );
       try {
         run = npmStart({ WATCHER_PORT_WAIT_MS: "0" });
         expect(await run.finished).toBe(1);
