@@ -34,7 +34,7 @@ export default tseslint.config(
             "jest.mutation.config.cjs",
             "stryker.config.cjs",
             "test/esm-to-cjs.cjs",
-            "test/harness/exit-with-parent.cjs",
+            "cluster/exit-with-parent.cjs",
             "bin/*.cjs",
           ],
           // the config files above are 10 (default limit 8)

@@ -10,6 +10,10 @@ const esmOnlyPackages = [
   "rfc4648",
 ];
 
+// Pepr's TypeScript sources that the project imports (its PeprStore CRD and GVK: Pepr's package
+// entry does not export them) are compiled by ts-jest like the project's own files.
+const peprSources = ["pepr/src"];
+
 /** @type {import("jest").Config} */
 module.exports = {
   testEnvironment: "node",
@@ -21,5 +25,7 @@ module.exports = {
     "^.+\\.ts$": ["ts-jest", { tsconfig: "<rootDir>/test/tsconfig.json" }],
     "^.+\\.m?js$": "<rootDir>/test/esm-to-cjs.cjs",
   },
-  transformIgnorePatterns: [`/node_modules/(?!(${esmOnlyPackages.join("|")})/)`],
+  transformIgnorePatterns: [
+    `/node_modules/(?!(${[...esmOnlyPackages, ...peprSources].join("|")})/)`,
+  ],
 };

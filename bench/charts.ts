@@ -1,316 +1,361 @@
-// The report's two charts as hand-written SVG (no chart dependency): the latency distribution
-// (histogram + CDF) and the scale curve (CR size and times against the key count, log scales).
+// The report's two charts as Vega-Lite specs rendered to SVG: the latency distribution (histogram
+// + CDF) and the scale curves (CR size and times against the key count, log scales).
+// Library: Vega-Lite (vega 6.4.0 + vega-lite 6.4.3), maintained, declarative, and vega's
+// View.toSVG() renders headless in plain Node with no canvas, native build or download
+// (vega-lite 6.5 needs Node 22, so 6.4.3).
+import type * as VegaLite from "vega-lite/build/index";
+import type { TopLevelSpec } from "vega-lite/build/index";
+import type { LayerSpec } from "vega-lite/build/spec";
 
-const FONT = `font-family="sans-serif" font-size="12"`;
-/** A white outline behind text that sits on top of lines. */
-const HALO = `paint-order="stroke" stroke="white" stroke-width="4"`;
-const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"];
+import type { BreakdownKey, Results } from "./results";
 
-function esc(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+type Layer = LayerSpec<string>["layer"][number];
+/** The colour encoding the latency chart's histogram and CDF share (one colour per series). */
+type SeriesColor = {
+  field: "series";
+  type: "nominal";
+  scale: { domain: string[]; scheme: string };
+  legend: { title: null; orient: "bottom"; direction: "horizontal"; labelLimit: 0 };
+};
+
+/** Histogram bin width of the latency chart, in seconds. */
+const BIN_S = 0.25;
+/** etcd's default --max-request-bytes: the largest object kube-apiserver can store. */
+const ETCD_MAX_REQUEST_BYTES = 1.5 * 2 ** 20;
+/** 12 px sans-serif text and a black frame around each plot, as the hand-drawn charts had. */
+const CONFIG = {
+  font: "sans-serif",
+  title: { fontSize: 13, anchor: "middle" as const },
+  axis: { labelFontSize: 12, titleFontSize: 12, titleFontWeight: "normal" as const },
+  legend: { labelFontSize: 12, labelLimit: 0 },
+  text: { fontSize: 12 },
+  view: { stroke: "black" },
+};
+
+/** The time series of the scale chart: the medians of these durations per key count. */
+const SCALE_TIMES: { key: BreakdownKey; label: string }[] = [
+  { key: "observed", label: 'create → "observed"' },
+  { key: "persisted", label: "create → four keys in the CR" },
+  { key: "patchServer", label: "PATCH received → completed (API server)" },
+  { key: "deliveryBench", label: "PATCH received → benchmark watch" },
+  { key: "deliveryPepr", label: "PATCH received → watcher logs the CR" },
+];
+
+/** One latency sample (seconds after the create) of one series, with the series' index. */
+export interface LatencyRow {
+  series: string;
+  index: number;
+  s: number;
 }
 
-function text(x: number, y: number, s: string, attrs = ""): string {
-  return `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" ${FONT} ${attrs}>${esc(s)}</text>`;
+/** The latency samples of the successful runs: CR visible on the watch, and `observed`. */
+export function latencyRows(r: Results): LatencyRow[] {
+  const ok = r.latency.runs.filter(run => run.ok);
+  const series = [
+    { label: "four keys visible in the CR (watch)", ms: ok.flatMap(x => x.ms.persisted ?? []) },
+    { label: '"observed" logged', ms: ok.flatMap(x => x.ms.observed ?? []) },
+  ];
+  return series.flatMap((s, index) =>
+    s.ms.map(ms => ({ series: `${s.label} (n=${s.ms.length})`, index, s: ms / 1000 })),
+  );
 }
 
-function line(x1: number, y1: number, x2: number, y2: number, attrs: string): string {
-  return `<line x1="${x1.toFixed(1)}" y1="${y1.toFixed(1)}" x2="${x2.toFixed(1)}" y2="${y2.toFixed(1)}" ${attrs}/>`;
-}
-
-function svg(width: number, height: number, body: string[]): string {
+/** Vertical markers of the latency chart: the flush interval and the design bound, in s. */
+export function latencyMarkers(r: Results): { s: number; label: string; row: number }[] {
+  const flush = r.pepr.flushIntervalMs / 1000;
+  const bound = r.designBoundMs / 1000;
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`,
-    `<rect width="${width}" height="${height}" fill="white"/>`,
-    ...body,
-    "</svg>",
-    "",
-  ].join("\n");
+    { s: flush, label: `${flush} s flush interval`, row: 0 },
+    { s: bound, label: `${bound} s design bound`, row: 1 },
+  ];
 }
 
-/** A "nice" step (1, 2 or 5 × 10^k) that splits `range` into about `count` intervals. */
-function niceStep(range: number, count: number): number {
-  const raw = range / count;
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const norm = raw / mag;
-  return (norm <= 1 ? 1 : norm <= 2 ? 2 : norm <= 5 ? 5 : 10) * mag;
+/** Histogram bars (left axis), one bar per series side by side within each bin. */
+function histogramLayer(maxS: number, seriesCount: number, color: SeriesColor): Layer {
+  const width = BIN_S / seriesCount;
+  return {
+    transform: [
+      { bin: { step: BIN_S, extent: [0, maxS] }, field: "s", as: "bin" },
+      { aggregate: [{ op: "count", as: "runs" }], groupby: ["bin", "bin_end", "series", "index"] },
+      { calculate: `datum.bin + datum.index * ${width}`, as: "x0" },
+      { calculate: `datum.x0 + ${width * 0.9}`, as: "x1" },
+    ],
+    mark: { type: "rect", opacity: 0.45 },
+    encoding: {
+      x: { field: "x0", type: "quantitative" },
+      x2: { field: "x1" },
+      y: {
+        field: "runs",
+        type: "quantitative",
+        scale: { zero: true },
+        axis: { title: `runs per ${BIN_S * 1000} ms bin`, tickMinStep: 1 },
+      },
+      y2: { datum: 0 },
+      color,
+    },
+  };
 }
 
-export interface LatencySeries {
-  label: string;
-  /** Samples in ms. */
-  values: number[];
+/** The empirical CDF of each series (right axis). */
+function cdfLayer(color: SeriesColor): Layer {
+  return {
+    transform: [
+      { window: [{ op: "cume_dist", as: "share" }], sort: [{ field: "s" }], groupby: ["series"] },
+    ],
+    mark: { type: "line", interpolate: "step-after", strokeWidth: 2 },
+    encoding: {
+      x: { field: "s", type: "quantitative" },
+      y: {
+        field: "share",
+        type: "quantitative",
+        scale: { domain: [0, 1] },
+        axis: {
+          title: "cumulative share of runs",
+          orient: "right",
+          format: "~%",
+          values: [0, 0.25, 0.5, 0.75, 1],
+          grid: false,
+        },
+      },
+      color,
+    },
+  };
 }
 
-/**
- * Histogram (bars, left axis: runs per bin) and empirical CDF (steps, right axis: %) of latency
- * samples, with vertical markers (e.g. the flush interval and the design bound).
- */
-export function latencyChart(
-  title: string,
-  series: LatencySeries[],
-  markers: { at: number; label: string }[],
-  binMs = 250,
-): string {
-  const W = 800;
-  const H = 440;
-  const m = { left: 60, right: 60, top: 40, bottom: 80 };
-  const pw = W - m.left - m.right;
-  const ph = H - m.top - m.bottom;
-  const all = series.flatMap(s => s.values);
-  const maxX = Math.ceil((Math.max(...all, ...markers.map(k => k.at)) + binMs) / 1000) * 1000;
-  const bins = Math.ceil(maxX / binMs);
-  const counts = series.map(s => {
-    const c = new Array<number>(bins).fill(0);
-    for (const v of s.values) c[Math.min(bins - 1, Math.floor(v / binMs))]++;
-    return c;
-  });
-  const maxCount = Math.max(1, ...counts.flat());
-  const yStep = Math.max(1, niceStep(maxCount, 5));
-  const maxY = Math.ceil(maxCount / yStep) * yStep;
-  const x = (ms: number): number => m.left + (ms / maxX) * pw;
-  const yCount = (c: number): number => m.top + ph - (c / maxY) * ph;
-  const yPct = (p: number): number => m.top + ph - (p / 100) * ph;
-  const body: string[] = [text(W / 2, 22, title, `text-anchor="middle" font-weight="bold"`)];
-
-  // grid and axes
-  for (let c = 0; c <= maxY; c += yStep) {
-    body.push(line(m.left, yCount(c), m.left + pw, yCount(c), `stroke="#e5e5e5"`));
-    body.push(text(m.left - 8, yCount(c) + 4, String(c), `text-anchor="end"`));
-  }
-  for (let p = 0; p <= 100; p += 25) {
-    body.push(text(m.left + pw + 8, yPct(p) + 4, `${p}%`));
-  }
-  for (let s = 0; s <= maxX; s += 1000) {
-    body.push(line(x(s), m.top + ph, x(s), m.top + ph + 5, `stroke="black"`));
-    body.push(text(x(s), m.top + ph + 18, `${s / 1000} s`, `text-anchor="middle"`));
-  }
-  body.push(line(m.left, m.top + ph, m.left + pw, m.top + ph, `stroke="black"`));
-  body.push(line(m.left, m.top, m.left, m.top + ph, `stroke="black"`));
-  body.push(line(m.left + pw, m.top, m.left + pw, m.top + ph, `stroke="black"`));
-  body.push(
-    text(
-      14,
-      m.top + ph / 2,
-      `runs per ${binMs} ms bin`,
-      `transform="rotate(-90 14 ${m.top + ph / 2})" text-anchor="middle"`,
-    ),
-  );
-  body.push(
-    text(
-      W - 12,
-      m.top + ph / 2,
-      "cumulative share of runs",
-      `transform="rotate(90 ${W - 12} ${m.top + ph / 2})" text-anchor="middle"`,
-    ),
-  );
-  body.push(
-    text(
-      m.left + pw / 2,
-      m.top + ph + 36,
-      "time after the API server received the ConfigMap create",
-      `text-anchor="middle"`,
-    ),
-  );
-
-  // bars, side by side within a bin
-  const bw = pw / bins / series.length;
-  counts.forEach((c, si) => {
-    c.forEach((n, b) => {
-      if (n === 0) return;
-      const bx = x(b * binMs) + si * bw;
-      body.push(
-        `<rect x="${bx.toFixed(1)}" y="${yCount(n).toFixed(1)}" width="${(bw - 1).toFixed(1)}" height="${(m.top + ph - yCount(n)).toFixed(1)}" fill="${COLORS[si]}" fill-opacity="0.45"/>`,
-      );
-    });
-  });
-
-  // CDF steps
-  series.forEach((s, si) => {
-    const sorted = [...s.values].sort((a, b) => a - b);
-    const pts: string[] = [`${x(0).toFixed(1)},${yPct(0).toFixed(1)}`];
-    sorted.forEach((v, i) => {
-      pts.push(`${x(v).toFixed(1)},${yPct((i / sorted.length) * 100).toFixed(1)}`);
-      pts.push(`${x(v).toFixed(1)},${yPct(((i + 1) / sorted.length) * 100).toFixed(1)}`);
-    });
-    pts.push(`${x(maxX).toFixed(1)},${yPct(100).toFixed(1)}`);
-    body.push(
-      `<polyline points="${pts.join(" ")}" fill="none" stroke="${COLORS[si]}" stroke-width="2"/>`,
-    );
-  });
-
-  markers.forEach((k, i) => {
-    body.push(line(x(k.at), m.top, x(k.at), m.top + ph, `stroke="#555" stroke-dasharray="5,4"`));
-    body.push(text(x(k.at) + 4, m.top + ph * 0.45 + i * 16, k.label, `fill="#333" ${HALO}`));
-  });
-
-  // legend
-  series.forEach((s, si) => {
-    const lx = m.left + si * 330;
-    const ly = H - 22;
-    body.push(
-      `<rect x="${lx}" y="${ly - 10}" width="14" height="10" fill="${COLORS[si]}" fill-opacity="0.45"/>`,
-    );
-    body.push(line(lx + 18, ly - 5, lx + 36, ly - 5, `stroke="${COLORS[si]}" stroke-width="2"`));
-    body.push(text(lx + 42, ly, `${s.label} (n=${s.values.length})`));
-  });
-  return svg(W, H, body);
+/** Dashed vertical rules with a label each, staggered by `row`. */
+function markerLayers(markers: { s: number; label: string; row: number }[]): Layer[] {
+  const data = { values: markers };
+  return [
+    {
+      data,
+      mark: { type: "rule", strokeDash: [5, 4], color: "#555" },
+      encoding: { x: { field: "s", type: "quantitative" } },
+    },
+    {
+      data,
+      transform: [{ calculate: "140 + datum.row * 16", as: "y" }],
+      mark: { type: "text", align: "left", dx: 4, color: "#333" },
+      encoding: {
+        x: { field: "s", type: "quantitative" },
+        y: { field: "y", type: "quantitative", scale: null, axis: null },
+        text: { field: "label" },
+      },
+    },
+  ];
 }
 
-export interface ScalePoint {
+/** Histogram and CDF of created → CR visible and created → `observed`, with the bound. */
+export function latencySpec(r: Results): TopLevelSpec {
+  const rows = latencyRows(r);
+  const markers = latencyMarkers(r);
+  const runs = r.latency.runs.filter(run => run.ok).length;
+  const maxS = Math.ceil(Math.max(...rows.map(x => x.s), ...markers.map(m => m.s)) + BIN_S);
+  const series = [...new Set(rows.map(x => x.series))];
+  const color: SeriesColor = {
+    field: "series",
+    type: "nominal",
+    scale: { domain: series, scheme: "category10" },
+    legend: { title: null, orient: "bottom", direction: "horizontal", labelLimit: 0 },
+  };
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: `ConfigMap created → four keys in the CR / "observed" logged (${runs} runs)`,
+    width: 680,
+    height: 320,
+    config: CONFIG,
+    data: { values: rows },
+    encoding: {
+      x: {
+        scale: { domain: [0, maxS], nice: false },
+        axis: {
+          title: "time after the API server received the ConfigMap create",
+          values: Array.from({ length: maxS + 1 }, (_, i) => i),
+          labelExpr: "datum.value + ' s'",
+        },
+      },
+    },
+    layer: [histogramLayer(maxS, series.length, color), cdfLayer(color), ...markerLayers(markers)],
+    resolve: { scale: { y: "independent" } },
+  };
+}
+
+/** One point of a scale curve: a key count and a value (bytes or ms). */
+export interface ScaleRow {
+  series: string;
   keys: number;
   value: number;
 }
 
-export interface ScaleSeries {
-  label: string;
-  points: ScalePoint[];
-}
-
-/** Log-scale ticks (powers of ten) covering [min, max]. */
-function decades(min: number, max: number): number[] {
-  const out: number[] = [];
-  for (let e = Math.floor(Math.log10(min)); e <= Math.ceil(Math.log10(max)); e++) out.push(10 ** e);
-  return out;
-}
-
-function formatNumber(v: number): string {
-  if (v >= 1e6) return `${v / 1e6}M`;
-  if (v >= 1e3) return `${v / 1e3}k`;
-  return String(v);
-}
-
-/**
- * Two panels over the key count (log x): the CR size in bytes (log y) with the limit as a
- * horizontal line, and times in ms (log y); a vertical line marks the largest storable key count.
- */
-export function scaleChart(
-  title: string,
-  size: ScaleSeries,
-  sizeLimit: { bytes: number; label: string } | undefined,
-  times: ScaleSeries[],
-  maxKeys: { keys: number; label: string } | undefined,
-): string {
-  const W = 800;
-  const H = 790;
-  const m = { left: 80, right: 30, top: 40 };
-  const pw = W - m.left - m.right;
-  const panelH = 250;
-  const gap = 130;
-  const allKeys = [...size.points, ...times.flatMap(t => t.points)].map(p => p.keys);
-  if (maxKeys) allKeys.push(maxKeys.keys);
-  const xTicks = decades(Math.min(...allKeys), Math.max(...allKeys));
-  const xMin = xTicks[0];
-  const xMax = xTicks[xTicks.length - 1];
-  const x = (k: number): number =>
-    m.left + ((Math.log10(k) - Math.log10(xMin)) / (Math.log10(xMax) - Math.log10(xMin))) * pw;
-  const body: string[] = [text(W / 2, 22, title, `text-anchor="middle" font-weight="bold"`)];
-
-  const panel = (
-    top: number,
-    series: ScaleSeries[],
-    yLabel: string,
-    unit: (v: number) => string,
-    hline?: { value: number; label: string },
-  ): void => {
-    const values = series.flatMap(s => s.points.map(p => p.value)).filter(v => v > 0);
-    if (hline) values.push(hline.value);
-    const yTicks = decades(Math.min(...values), Math.max(...values));
-    const yMin = yTicks[0];
-    const yMax = yTicks[yTicks.length - 1];
-    const y = (v: number): number =>
-      top +
-      panelH -
-      ((Math.log10(v) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin))) * panelH;
-    for (const t of yTicks) {
-      body.push(line(m.left, y(t), m.left + pw, y(t), `stroke="#e5e5e5"`));
-      body.push(text(m.left - 8, y(t) + 4, unit(t), `text-anchor="end"`));
-    }
-    for (const t of xTicks) {
-      body.push(line(x(t), top, x(t), top + panelH, `stroke="#e5e5e5"`));
-      body.push(text(x(t), top + panelH + 18, formatNumber(t), `text-anchor="middle"`));
-    }
-    body.push(
-      `<rect x="${m.left}" y="${top}" width="${pw}" height="${panelH}" fill="none" stroke="black"/>`,
-    );
-    body.push(
-      text(
-        20,
-        top + panelH / 2,
-        yLabel,
-        `transform="rotate(-90 20 ${top + panelH / 2})" text-anchor="middle"`,
-      ),
-    );
-    body.push(
-      text(
-        m.left + pw / 2,
-        top + panelH + 36,
-        "keys in the store (log scale)",
-        `text-anchor="middle"`,
-      ),
-    );
-    if (hline) {
-      body.push(
-        line(
-          m.left,
-          y(hline.value),
-          m.left + pw,
-          y(hline.value),
-          `stroke="#d62728" stroke-dasharray="6,4"`,
-        ),
-      );
-      body.push(text(m.left + 6, y(hline.value) - 6, hline.label, `fill="#d62728"`));
-    }
-    if (maxKeys) {
-      body.push(
-        line(
-          x(maxKeys.keys),
-          top,
-          x(maxKeys.keys),
-          top + panelH,
-          `stroke="#555" stroke-dasharray="5,4"`,
-        ),
-      );
-      body.push(
-        text(
-          x(maxKeys.keys) - 4,
-          top + panelH - 8,
-          maxKeys.label,
-          `text-anchor="end" fill="#333" ${HALO}`,
-        ),
-      );
-    }
-    series.forEach((s, si) => {
-      const color = COLORS[si % COLORS.length];
-      const pts = s.points.filter(p => p.value > 0);
-      if (pts.length > 1) {
-        body.push(
-          `<polyline points="${pts.map(p => `${x(p.keys).toFixed(1)},${y(p.value).toFixed(1)}`).join(" ")}" fill="none" stroke="${color}" stroke-width="2"/>`,
-        );
-      }
-      for (const p of pts) {
-        body.push(
-          `<circle cx="${x(p.keys).toFixed(1)}" cy="${y(p.value).toFixed(1)}" r="3.5" fill="${color}"/>`,
-        );
-      }
-      // Legend below the x-axis title, two columns: the plot area stays free.
-      const lx = m.left + (si % 2) * (pw / 2);
-      const ly = top + panelH + 58 + Math.floor(si / 2) * 16;
-      body.push(line(lx, ly - 4, lx + 18, ly - 4, `stroke="${color}" stroke-width="2"`));
-      body.push(text(lx + 24, ly, s.label));
-    });
-  };
-
-  const bytes = (v: number): string =>
-    v >= 1e6 ? `${v / 1e6} MB` : v >= 1e3 ? `${v / 1e3} kB` : `${v} B`;
-  const ms = (v: number): string => (v >= 1000 ? `${v / 1000} s` : `${v} ms`);
-  panel(
-    m.top,
-    [size],
-    "CR size (log scale)",
-    bytes,
-    sizeLimit ? { value: sizeLimit.bytes, label: sizeLimit.label } : undefined,
+/** The CR size per key count, and at the limit. */
+export function sizeRows(r: Results): ScaleRow[] {
+  const series = "CR size as sent on the watch (bytes)";
+  const rows = r.scale.flatMap(s =>
+    s.runs.some(x => x.ok) && s.objectBytes !== undefined
+      ? [{ series, keys: s.storedKeys, value: s.objectBytes }]
+      : [],
   );
-  panel(m.top + panelH + gap, times, "time, median (log scale)", ms);
-  return svg(W, H, body);
+  if (r.limit?.maxObjectBytes !== undefined) {
+    rows.push({ series, keys: r.limit.maxKeys, value: r.limit.maxObjectBytes });
+  }
+  return rows;
+}
+
+/** The median times per key count, one series per duration of SCALE_TIMES. */
+export function timeRows(r: Results): ScaleRow[] {
+  const measured = r.scale.filter(s => s.runs.some(x => x.ok));
+  return SCALE_TIMES.flatMap(({ key, label }) =>
+    measured.flatMap(s => {
+      const v = s.summary[key]?.median;
+      return v === undefined || v <= 0 ? [] : [{ series: label, keys: s.storedKeys, value: v }];
+    }),
+  );
+}
+
+/** Powers of ten covering [min, max]: the log axes' ticks and domain. */
+export function decades(values: number[]): number[] {
+  const lo = Math.floor(Math.log10(Math.min(...values)));
+  const hi = Math.ceil(Math.log10(Math.max(...values)));
+  return Array.from({ length: hi - lo + 1 }, (_, i) => 10 ** (lo + i));
+}
+
+/** A log axis over whole decades, the ticks at the powers of ten. */
+function logScale(ticks: number[]) {
+  return {
+    type: "log" as const,
+    domain: [ticks[0], ticks[ticks.length - 1]],
+    nice: false,
+    padding: 0,
+  };
+}
+
+/** One log-log panel: the rows as lines with points, and dashed reference lines. */
+function scalePanel(
+  panel: { rows: ScaleRow[]; yTitle: string; yLabel: string; rules: Layer[]; yExtra?: number },
+  xTicks: number[],
+): LayerSpec<string> {
+  const yTicks = decades(panel.rows.map(x => x.value).concat(panel.yExtra ?? []));
+  return {
+    width: 690,
+    height: 250,
+    layer: [
+      {
+        data: { values: panel.rows },
+        mark: { type: "line", point: true, strokeWidth: 2 },
+        encoding: {
+          x: {
+            field: "keys",
+            type: "quantitative",
+            scale: logScale(xTicks),
+            axis: { title: "keys in the store (log scale)", format: "~s", values: xTicks },
+          },
+          y: {
+            field: "value",
+            type: "quantitative",
+            scale: logScale(yTicks),
+            axis: { title: panel.yTitle, labelExpr: panel.yLabel, values: yTicks },
+          },
+          color: {
+            field: "series",
+            type: "nominal",
+            sort: null,
+            scale: { scheme: "category10" },
+            legend: { title: null, orient: "bottom", columns: 2, labelLimit: 0 },
+          },
+        },
+      },
+      ...panel.rules,
+    ],
+  };
+}
+
+/** A dashed vertical rule at the largest storable key count, labelled at the bottom. */
+function maxKeysRule(keys: number): Layer[] {
+  const data = { values: [{ keys, label: `max ${keys} keys` }] };
+  return [
+    {
+      data,
+      mark: { type: "rule", strokeDash: [5, 4], color: "#555" },
+      encoding: { x: { field: "keys", type: "quantitative" } },
+    },
+    {
+      data,
+      mark: { type: "text", align: "right", dx: -4, y: "height", dy: -8, color: "#333" },
+      encoding: { x: { field: "keys", type: "quantitative" }, text: { field: "label" } },
+    },
+  ];
+}
+
+/** A dashed horizontal rule at etcd's request limit, labelled above it on the left. */
+function sizeLimitRule(): Layer[] {
+  const data = {
+    values: [{ value: ETCD_MAX_REQUEST_BYTES, label: "etcd --max-request-bytes default: 1.5 MiB" }],
+  };
+  return [
+    {
+      data,
+      mark: { type: "rule", strokeDash: [6, 4], color: "#d62728" },
+      encoding: { y: { field: "value", type: "quantitative" } },
+    },
+    {
+      data,
+      mark: { type: "text", align: "left", x: 6, dy: -8, color: "#d62728" },
+      encoding: { y: { field: "value", type: "quantitative" }, text: { field: "label" } },
+    },
+  ];
+}
+
+const BYTES_LABEL =
+  "datum.value >= 1e6 ? datum.value / 1e6 + ' MB' : datum.value >= 1e3 ? datum.value / 1e3 + ' kB' : datum.value + ' B'";
+const MS_LABEL = "datum.value >= 1000 ? datum.value / 1000 + ' s' : datum.value + ' ms'";
+
+/** Two panels over the key count: the CR size with etcd's limit, and the median times. */
+export function scaleSpec(r: Results): TopLevelSpec {
+  const size = sizeRows(r);
+  const times = timeRows(r);
+  const maxKeys = r.limit ? maxKeysRule(r.limit.maxKeys) : [];
+  const xTicks = decades([...size, ...times].map(x => x.keys).concat(r.limit?.maxKeys ?? []));
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: "One PeprStore: CR size and times against the number of keys",
+    config: CONFIG,
+    vconcat: [
+      scalePanel(
+        {
+          rows: size,
+          yTitle: "CR size (log scale)",
+          yLabel: BYTES_LABEL,
+          rules: [...sizeLimitRule(), ...maxKeys],
+          yExtra: ETCD_MAX_REQUEST_BYTES,
+        },
+        xTicks,
+      ),
+      scalePanel(
+        { rows: times, yTitle: "time, median (log scale)", yLabel: MS_LABEL, rules: maxKeys },
+        xTicks,
+      ),
+    ],
+    resolve: { scale: { color: "independent" }, legend: { color: "independent" } },
+  };
+}
+
+/** Renders a Vega-Lite spec to SVG with vega's headless renderer. */
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  // vega-lite declares its types only under `exports`, which bench's node10 resolution does not
+  // read: the types come by path, the module by its package name.
+  const vl = (await import("vega-lite" as string)) as typeof VegaLite;
+  // ES module with top-level await (vega-canvas): import(), not require().
+  const vega = await import("vega");
+  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: "none" });
+  // One element per line, so that a new run's chart diffs line by line in git.
+  return `${(await view.toSVG()).replace(/></g, ">\n<")}\n`;
+}
+
+/** bench/latency.svg */
+export async function latencyChart(r: Results): Promise<string> {
+  return renderSvg(latencySpec(r));
+}
+
+/** bench/scale.svg */
+export async function scaleChart(r: Results): Promise<string> {
+  return renderSvg(scaleSpec(r));
 }

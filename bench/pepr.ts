@@ -1,9 +1,10 @@
-// Pepr's store timings, read from the installed Pepr's sources rather than copied, so the design
-// bound the report compares against is the one of the Pepr that ran.
+// Pepr's store timings for the report: the store contract's copies (store/contract.ts, checked
+// against the installed Pepr's sources by test/unit/contract.test.ts) and the installed version.
 import { readFileSync } from "node:fs";
 import path from "node:path";
 
-import { repoRoot } from "../test/harness/paths";
+import { repoRoot } from "../cluster";
+import { FLUSH_INTERVAL_MS, RECEIVE_DEBOUNCE_MS, SET_ITEM_AND_WAIT_MS } from "../store/contract";
 
 /** The timings of Pepr's store, in ms. */
 export interface PeprTimings {
@@ -17,27 +18,15 @@ export interface PeprTimings {
   version: string;
 }
 
-/**
- * Reads the store constants from node_modules/pepr/src.
- *
- * @throws Error when a constant is not found (Pepr changed: re-check what the benchmark assumes)
- */
+/** The store timings of the store contract, and the installed Pepr's version. */
 export function peprTimings(root = repoRoot()): PeprTimings {
-  const src = path.join(root, "node_modules", "pepr", "src", "lib");
-  const store = readFileSync(path.join(src, "controller", "store.ts"), "utf8");
-  const storage = readFileSync(path.join(src, "core", "storage.ts"), "utf8");
-  const constant = (text: string, name: string, file: string): number => {
-    const m = new RegExp(`const ${name} = (\\d+);`).exec(text);
-    if (!m) throw new Error(`pepr ${file}: no "const ${name} = <number>;"`);
-    return Number(m[1]);
-  };
   const pkg = JSON.parse(
     readFileSync(path.join(root, "node_modules", "pepr", "package.json"), "utf8"),
   ) as { version: string };
   return {
-    flushIntervalMs: constant(store, "debounceBackoffSend", "controller/store.ts"),
-    receiveDebounceMs: constant(store, "debounceBackoffReceive", "controller/store.ts"),
-    maxWaitMs: constant(storage, "MAX_WAIT_TIME", "core/storage.ts"),
+    flushIntervalMs: FLUSH_INTERVAL_MS,
+    receiveDebounceMs: RECEIVE_DEBOUNCE_MS,
+    maxWaitMs: SET_ITEM_AND_WAIT_MS,
     version: pkg.version,
   };
 }

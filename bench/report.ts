@@ -1,5 +1,8 @@
 // bench/REPORT.md from the results of one run: every number in it comes from `Results`.
-import type { BreakdownKey, Results, ScaleStep } from "./results";
+import { storeName } from "../store/contract";
+import type { ProcSample } from "./proc";
+import type { BreakdownKey, LimitResult, Results, ScaleStep } from "./results";
+import { KEY_PREFIX } from "./scenario";
 import type { Summary } from "./stats";
 
 const s3 = (ms: number | undefined): string => (ms === undefined ? "–" : (ms / 1000).toFixed(3));
@@ -31,6 +34,11 @@ const STEPS: { key: BreakdownKey; label: string }[] = [
       'watcher receives the CR → "observed" (receive debounce, then the capability\'s own check)',
   },
 ];
+/** Two durations beside the chain, shown after it in brackets. */
+const ASIDES: { key: BreakdownKey; label: string }[] = [
+  { key: "patchServer", label: "(the PATCH itself, received → completed at the API server)" },
+  { key: "deliveryBench", label: "(PATCH received → the benchmark's watch receives the CR)" },
+];
 
 function summaryRow(label: string, s: Summary | undefined, boundMs?: number): string[] {
   if (!s) return [label, "–", "–", "–", "–", "–", "–"];
@@ -43,243 +51,237 @@ function firstLine(s: string): string {
   return s.split("\n")[0];
 }
 
-export function renderReport(r: Results): string {
-  const L = r.latency;
-  const obs = L.summary.observed;
-  const per = L.summary.persisted;
-  const bound = r.designBoundMs;
-  const flush = r.pepr.flushIntervalMs;
-  const debounce = r.pepr.receiveDebounceMs;
-  const out: string[] = [];
-  const p = (...lines: string[]): void => {
-    out.push(...lines, "");
-  };
+/** A section of the report: Markdown blocks (paragraphs, tables, fences), in order. */
+type Section = (r: Results) => string[];
 
-  p(
+/** The report: each section renders its own blocks; blank lines between blocks. */
+export function renderReport(r: Results): string {
+  const sections: Section[] = [
+    header,
+    headline,
+    machineAndRun,
+    eventToPersisted,
+    apiCalls,
+    cost,
+    scale,
+    limit,
+    method,
+  ];
+  return sections.flatMap(section => section(r)).join("\n\n") + "\n";
+}
+
+function header(r: Results): string[] {
+  return [
     "# Benchmark: Pepr Store persistence on the local control plane",
     `Written by \`${r.command}\` (\`bench/run.ts\`) on ${r.date}. Every figure on this page comes ` +
       "from that one run on the machine below; the raw numbers are in " +
       "[`results.json`](results.json).",
-  );
+  ];
+}
 
-  p("## Headline");
-  p(
-    table(
-      ["figure", "value"],
-      [
-        ["ConfigMap `observe` created → `observed` logged, median", `${s3(obs?.median)} s`],
-        ["… p95 / max", `${s3(obs?.p95)} s / ${s3(obs?.max)} s`],
-        [
-          `p95 / design bound (${flush / 1000} s flush + ${debounce / 1000} s debounce = ${bound / 1000} s)`,
-          `${L.ratio.p95}`,
-        ],
-        [
-          "created → the four keys visible in the CR (watch), median / p95 / max",
-          `${s3(per?.median)} s / ${s3(per?.p95)} s / ${s3(per?.max)} s`,
-        ],
-        [
-          "PATCHes to the PeprStore per event (goal 1)",
-          `${L.patchesPerEvent.mean} (min ${L.patchesPerEvent.min}, max ${L.patchesPerEvent.max}, ${L.runs.length} events)`,
-        ],
-        [
-          "all API calls of the watcher per event (mean)",
-          Object.entries(L.callsPerEvent ?? {})
-            .map(([call, n]) => `${n.mean} ${call.split(" ")[0].toUpperCase()}`)
-            .join(" + ") || "–",
-        ],
-        [
-          "GET/LIST/WATCH calls of the watcher during start-up",
-          `${r.watcher.startupGetListWatch} (of ${r.watcher.startupAllCalls} calls)`,
-        ],
-        [
-          "watcher peak RSS / CPU time, whole run",
-          `${mib(r.watcher.end.peakRssBytes)} / ${r.watcher.end.cpuSeconds.toFixed(2)} s`,
-        ],
-        [
-          "control plane start (ready line / wall time of `startControlPlane`)",
-          `${r.controlPlane.readyLineStartSeconds ?? "–"} s / ${r.controlPlane.startWallSeconds} s`,
-        ],
-        [
-          "largest store that persists",
-          r.limit
-            ? `${int(r.limit.maxKeys)} prefill keys, ${bytes(r.limit.maxObjectBytes)}`
-            : "not reached",
-        ],
-      ],
-    ),
-  );
-  p(
+function headline(r: Results): string[] {
+  const s = r.summary;
+  return [
+    "## Headline",
+    table(["figure", "value"], [...latencyHeadlines(r), ...costHeadlines(r)]),
     "The summary line the benchmark prints last (`median_s p95_s ratio_to_bound patches_per_event`, " +
       "latency = created → `observed`, ratio = p95 / design bound):",
-    "```text",
-    `${r.summary.median_s} ${r.summary.p95_s} ${r.summary.ratio_to_bound} ${r.summary.patches_per_event}`,
-    "```",
-  );
-
-  p("## Machine and run");
-  const m = r.machine;
-  p(
-    table(
-      ["", ""],
-      [
-        ["CPU", `${m.cpuModel} (/proc/cpuinfo), ${m.cores} cores`],
-        ["RAM", `${m.ramGiB} GiB`],
-        ["OS", m.kernel],
-        ["Node", m.node],
-        ["Go (control plane build)", m.go],
-        ["kube-apiserver / kubectl", m.kubernetes],
-        ["etcd (embedded)", m.etcd],
-        [
-          "Pepr",
-          `${r.pepr.version} (flush every ${flush} ms, receive debounce ${debounce} ms, setItemAndWait limit ${r.pepr.maxWaitMs} ms, read from its sources)`,
-        ],
-        [
-          "module",
-          `commit ${r.module.commit}, ${r.module.dirty.length === 0 ? "sources clean" : `uncommitted: ${r.module.dirty.join("; ")}`}`,
-        ],
-        ["command", `\`${r.command}\``],
-        ["date", r.date],
-        [
-          "settings",
-          `${r.config.runs} latency runs; prefill sizes ${r.config.scale.join(", ")}; ${plural(r.config.scaleRuns, "event")} per size; ${r.config.prefillChunk} keys per prefill PATCH`,
-        ],
-        ["total wall time", `${r.wallSeconds} s`],
-        [
-          "1-minute load average",
-          `start ${r.load.start}, mean ${r.load.mean}, max ${r.load.max}, end ${r.load.end} (${r.load.samples} samples, every 5 s)`,
-        ],
-      ],
+    ["```text", `${s.median_s} ${s.p95_s} ${s.ratio_to_bound} ${s.patches_per_event}`, "```"].join(
+      "\n",
     ),
-  );
+  ];
+}
 
-  p("## Event to persisted");
-  p(
+/** Headline rows: the latency and the API calls per event. */
+function latencyHeadlines(r: Results): string[][] {
+  const L = r.latency;
+  const obs = L.summary.observed;
+  const per = L.summary.persisted;
+  const { flushIntervalMs: flush, receiveDebounceMs: debounce } = r.pepr;
+  const ppe = L.patchesPerEvent;
+  const calls = Object.entries(L.callsPerEvent ?? {})
+    .map(([call, n]) => `${n.mean} ${call.split(" ")[0].toUpperCase()}`)
+    .join(" + ");
+  return [
+    ["ConfigMap `observe` created → `observed` logged, median", `${s3(obs?.median)} s`],
+    ["… p95 / max", `${s3(obs?.p95)} s / ${s3(obs?.max)} s`],
+    [
+      `p95 / design bound (${flush / 1000} s flush + ${debounce / 1000} s debounce = ${r.designBoundMs / 1000} s)`,
+      `${L.ratio.p95}`,
+    ],
+    [
+      "created → the four keys visible in the CR (watch), median / p95 / max",
+      `${s3(per?.median)} s / ${s3(per?.p95)} s / ${s3(per?.max)} s`,
+    ],
+    [
+      "PATCHes to the PeprStore per event (goal 1)",
+      `${ppe.mean} (min ${ppe.min}, max ${ppe.max}, ${L.runs.length} events)`,
+    ],
+    ["all API calls of the watcher per event (mean)", calls || "–"],
+  ];
+}
+
+/** Headline rows: start-up calls, cost, control plane start and the limit. */
+function costHeadlines(r: Results): string[][] {
+  const w = r.watcher;
+  const cp = r.controlPlane;
+  return [
+    [
+      "GET/LIST/WATCH calls of the watcher during start-up",
+      `${w.startupGetListWatch} (of ${w.startupAllCalls} calls)`,
+    ],
+    [
+      "watcher peak RSS / CPU time, whole run",
+      `${mib(w.end.peakRssBytes)} / ${w.end.cpuSeconds.toFixed(2)} s`,
+    ],
+    [
+      "control plane start (ready line / wall time of `startControlPlane`)",
+      `${cp.readyLineStartSeconds ?? "–"} s / ${cp.startWallSeconds} s`,
+    ],
+    [
+      "largest store that persists",
+      r.limit
+        ? `${int(r.limit.maxKeys)} prefill keys, ${bytes(r.limit.maxObjectBytes)}`
+        : "not reached",
+    ],
+  ];
+}
+
+function machineAndRun(r: Results): string[] {
+  const m = r.machine;
+  const { flushIntervalMs: flush, receiveDebounceMs: debounce } = r.pepr;
+  const dirty = r.module.dirty;
+  const c = r.config;
+  const rows = [
+    ["CPU", `${m.cpuModel} (/proc/cpuinfo), ${m.cores} cores`],
+    ["RAM", `${m.ramGiB} GiB`],
+    ["OS", m.kernel],
+    ["Node", m.node],
+    ["Go (control plane build)", m.go],
+    ["kube-apiserver / kubectl", m.kubernetes],
+    ["etcd (embedded)", m.etcd],
+    [
+      "Pepr",
+      `${r.pepr.version} (flush every ${flush} ms, receive debounce ${debounce} ms, setItemAndWait limit ${r.pepr.maxWaitMs} ms, read from its sources)`,
+    ],
+    [
+      "module",
+      `commit ${r.module.commit}, ${dirty.length === 0 ? "sources clean" : `uncommitted: ${dirty.join("; ")}`}`,
+    ],
+    ["command", `\`${r.command}\``],
+    ["date", r.date],
+    [
+      "settings",
+      `${c.runs} latency runs; prefill sizes ${c.scale.join(", ")}; ${plural(c.scaleRuns, "event")} per size; ${c.prefillChunk} keys per prefill PATCH`,
+    ],
+    ["total wall time", `${r.wallSeconds} s`],
+    [
+      "1-minute load average",
+      `start ${r.load.start}, mean ${r.load.mean}, max ${r.load.max}, end ${r.load.end} (${r.load.samples} samples, every 5 s)`,
+    ],
+  ];
+  return ["## Machine and run", table(["", ""], rows)];
+}
+
+function eventToPersisted(r: Results): string[] {
+  const L = r.latency;
+  const bound = r.designBoundMs;
+  return [
+    "## Event to persisted",
     `${L.runs.length} events (${L.failures} failed, ${L.notFresh} not a fresh write). Each: delete ` +
       "`observe` if present, remove the capability's four keys with a JSON merge patch, wait until the " +
       "watcher's in-memory store has the reset, wait for the aimed phase of the flush interval, create " +
       "`observe`. Times count from the moment the API server received the create (audit log).",
-  );
-  p(
     table(
       ["created →", "median s", "p95 s", "max s", "min s", "mean s", "n", "p95 / bound"],
       [
-        summaryRow("four keys visible in the CR (benchmark's watch)", per, bound),
-        summaryRow("`observed` logged by the capability", obs, bound),
+        summaryRow("four keys visible in the CR (benchmark's watch)", L.summary.persisted, bound),
+        summaryRow("`observed` logged by the capability", L.summary.observed, bound),
       ],
     ),
-  );
-  p(
     `Ratios to the ${bound / 1000} s design bound for created → \`observed\`: median ${L.ratio.median}, p95 ${L.ratio.p95}, max ${L.ratio.max}.`,
-  );
-  p("Where the time goes, step by step (the means add up to the mean of created → `observed`):");
-  p(
+    "Where the time goes, step by step (the means add up to the mean of created → `observed`):",
     table(
       ["step", "median ms", "p95 ms", "max ms", "mean ms"],
-      [
-        ...STEPS.map(s => {
-          const v = L.summary[s.key];
-          return [s.label, ms1(v?.median), ms1(v?.p95), ms1(v?.max), ms1(v?.mean)];
-        }),
-        [
-          "(the PATCH itself, received → completed at the API server)",
-          ms1(L.summary.patchServer?.median),
-          ms1(L.summary.patchServer?.p95),
-          ms1(L.summary.patchServer?.max),
-          ms1(L.summary.patchServer?.mean),
-        ],
-        [
-          "(PATCH received → the benchmark's watch receives the CR)",
-          ms1(L.summary.deliveryBench?.median),
-          ms1(L.summary.deliveryBench?.p95),
-          ms1(L.summary.deliveryBench?.max),
-          ms1(L.summary.deliveryBench?.mean),
-        ],
-      ],
+      [...STEPS, ...ASIDES].map(s => stepRow(s.label, L.summary[s.key])),
     ),
-  );
-  p("![Latency histogram and CDF](latency.svg)");
-  for (const paragraph of interpretation(r)) p(paragraph);
+    "![Latency histogram and CDF](latency.svg)",
+    ...interpretation(r),
+  ];
+}
 
-  p("## API calls");
+function stepRow(label: string, v: Summary | undefined): string[] {
+  return [label, ms1(v?.median), ms1(v?.p95), ms1(v?.max), ms1(v?.mean)];
+}
+
+function apiCalls(r: Results): string[] {
+  const L = r.latency;
   const counts = Object.entries(L.patchesPerEvent.counts)
     .map(([n, c]) => `${c} event${c === 1 ? "" : "s"} with ${n} PATCH${n === "1" ? "" : "es"}`)
     .join(", ");
-  p(
-    `PATCHes by the watcher (user agent \`kubernetes-fluent-client\`) to \`${"pepr-hello-pepr-store-resources-store"}\`, ` +
+  const perEvent = Object.entries(L.callsPerEvent ?? {});
+  const w = r.watcher;
+  return [
+    "## API calls",
+    `PATCHes by the watcher (user agent \`kubernetes-fluent-client\`) to \`${storeName()}\`, ` +
       `from each create up to the next create (the last run: one flush interval more), from the audit log: ${counts}. ` +
       "The benchmark's own resets are kubectl PATCHes and are not counted.",
-  );
-  const perEvent = Object.entries(L.callsPerEvent ?? {});
-  if (perEvent.length > 0) {
-    p("All the watcher's API calls per event, same windows (one per audit ID):");
-    p(
-      table(
-        ["call", "per event: min", "max", "mean"],
-        perEvent.map(([call, n]) => [`\`${call}\``, n.min, n.max, n.mean]),
-      ),
-    );
-  }
-  p(
+    ...(perEvent.length === 0
+      ? []
+      : [
+          "All the watcher's API calls per event, same windows (one per audit ID):",
+          table(
+            ["call", "per event: min", "max", "mean"],
+            perEvent.map(([call, n]) => [`\`${call}\``, n.min, n.max, n.mean]),
+          ),
+        ]),
     "Calls the watcher made during start-up (from spawning it until it watches both stores), one per audit ID:",
-  );
-  p(
     table(
       ["verb", "path (field selector)", "calls", "status"],
-      r.watcher.startupCalls.map(c => [c.verb, `\`${c.path}\``, c.count, c.codes.join(", ")]),
+      w.startupCalls.map(c => [c.verb, `\`${c.path}\``, c.count, c.codes.join(", ")]),
     ),
-  );
-  p(
-    `GET/LIST/WATCH: ${r.watcher.startupGetListWatch}; all calls: ${r.watcher.startupAllCalls}. ` +
-      `The watcher took ${r.watcher.startWallSeconds} s from spawn to "Controller startup complete" ` +
+    `GET/LIST/WATCH: ${w.startupGetListWatch}; all calls: ${w.startupAllCalls}. ` +
+      `The watcher took ${w.startWallSeconds} s from spawn to "Controller startup complete" ` +
       "(Pepr waits a random 0–3 s before it reads its store).",
-  );
+  ];
+}
 
-  p("## Cost");
+function cost(r: Results): string[] {
   const w = r.watcher;
-  p(
+  const cp = r.controlPlane;
+  const events = r.latency.runs.length;
+  return [
+    "## Cost",
     table(
       ["", "watcher peak RSS (VmHWM)", "watcher RSS", "watcher CPU s (utime+stime)"],
       [
-        [
-          "after start-up",
-          mib(w.afterStartup.peakRssBytes),
-          mib(w.afterStartup.rssBytes),
-          w.afterStartup.cpuSeconds.toFixed(2),
-        ],
-        [
-          `after the ${L.runs.length} latency events`,
-          mib(w.afterLatency.peakRssBytes),
-          mib(w.afterLatency.rssBytes),
-          w.afterLatency.cpuSeconds.toFixed(2),
-        ],
-        [
-          "end (after the scale and limit phases)",
-          mib(w.end.peakRssBytes),
-          mib(w.end.rssBytes),
-          w.end.cpuSeconds.toFixed(2),
-        ],
+        costRow("after start-up", w.afterStartup),
+        costRow(`after the ${events} latency events`, w.afterLatency),
+        costRow("end (after the scale and limit phases)", w.end),
       ],
     ),
-  );
-  p(
     `CPU time of the latency phase alone: ${(w.afterLatency.cpuSeconds - w.afterStartup.cpuSeconds).toFixed(2)} s ` +
-      `for ${L.runs.length} events. ` +
-      `Control plane (etcd + kube-apiserver + controllers in one process): peak RSS ${mib(r.controlPlane.peakRssBytes)}, ` +
-      `CPU ${r.controlPlane.cpuSeconds ?? "–"} s over the run; start ${r.controlPlane.readyLineStartSeconds ?? "–"} s by its ready line ` +
-      `(\`startSeconds\`), ${r.controlPlane.startWallSeconds} s wall time for \`startControlPlane()\` ` +
-      `(the build check before it: ${r.controlPlane.buildCheckSeconds} s). ` +
+      `for ${events} events. ` +
+      `Control plane (etcd + kube-apiserver + controllers in one process): peak RSS ${mib(cp.peakRssBytes)}, ` +
+      `CPU ${cp.cpuSeconds ?? "–"} s over the run; start ${cp.readyLineStartSeconds ?? "–"} s by its ready line ` +
+      `(\`startSeconds\`), ${cp.startWallSeconds} s wall time for \`startControlPlane()\` ` +
+      `(the build check before it: ${cp.buildCheckSeconds} s). ` +
       "The watcher runs at `LOG_LEVEL=debug` (the harness needs its debug records), and at that level " +
       "Pepr logs the whole CR on every store update: part of its CPU and memory at large stores is that logging.",
-  );
+  ];
+}
 
-  p("## Scale");
-  p(
+function costRow(label: string, p: ProcSample): string[] {
+  return [label, mib(p.peakRssBytes), mib(p.rssBytes), p.cpuSeconds.toFixed(2)];
+}
+
+function scale(r: Results): string[] {
+  return [
+    "## Scale",
     `Each size: the store's \`data\` is reset to the placeholder, then filled from outside with ` +
       `${r.prefill.keyBytes}-byte keys and ${r.prefill.valueBytes}-byte values under the capability's prefix ` +
-      `(\`hello-pepr-store-resources-v2-<key>\`, ${r.prefill.storedKeyBytes} bytes), at most ${r.config.prefillChunk} keys per ` +
+      `(\`${KEY_PREFIX}<key>\`, ${r.prefill.storedKeyBytes} bytes), at most ${r.config.prefillChunk} keys per ` +
       `JSON merge patch; then ${plural(r.config.scaleRuns, "event")} as above. Times are medians over those events.`,
-  );
-  p(
     table(
       [
         "keys",
@@ -293,105 +295,117 @@ export function renderReport(r: Results): string {
         "watcher PATCHes per event",
         "watcher RSS / peak",
       ],
-      r.scale.map(s => scaleRow(s)),
+      r.scale.map(scaleRow),
     ),
-  );
-  p("![CR size and times against the key count](scale.svg)");
-  for (const paragraph of scaleInterpretation(r)) p(paragraph);
+    "![CR size and times against the key count](scale.svg)",
+    ...scaleInterpretation(r),
+  ];
+}
 
-  if (r.limit) {
-    const lim = r.limit;
-    p("## The limit");
-    p(
+function limit(r: Results): string[] {
+  const lim = r.limit;
+  if (!lim) return [];
+  return [
+    "## The limit",
+    [
       `The store took at most **${int(lim.maxKeys)} prefill keys** (${bytes(lim.maxObjectBytes)} as sent on the watch); ` +
         `one key more was rejected (bisected in ${lim.steps.length} PATCHes). kubectl's error:`,
       "```text",
       firstLine(lim.prefillError),
       "```",
-    );
-    const ev = lim.event;
-    const after = (t: number | undefined): string =>
-      ev.createdAt !== undefined && t !== undefined ? ((t - ev.createdAt) / 1000).toFixed(1) : "–";
-    p(
-      "Then `observe` was created on the full store. " +
-        (ev.outcome === "failed"
-          ? `The callback failed: its final error came ${after(ev.endedAt)} s after the create, and \`observed\` was not logged.`
-          : ev.outcome === "observed"
-            ? `The callback still logged \`observed\`, ${after(ev.endedAt)} s after the create.`
-            : `The callback did not end within the benchmark's deadline: ${ev.error}.`) +
-        ` The watcher's PATCHes to the store from the create until two flush intervals after that (${lim.patches.length}), from the audit log:`,
-    );
-    p(
-      table(
-        ["s after create", "status", "JSON patch operations sent"],
-        lim.patches.map(x => [(x.afterCreateMs / 1000).toFixed(1), x.code, describePatch(x.body)]),
-      ),
-    );
-    p(
-      "All the watcher's API calls in that window: " +
-        lim.calls
-          .map(c => `${c.count} × ${c.verb} \`${c.path}\` (${c.codes.join(", ")})`)
-          .join("; ") +
-        ".",
-    );
-    p("The watcher's warnings (level 40) and errors (level 50) in the same window:");
-    p(
-      table(
-        ["s after create", "level", "msg", "record"],
-        lim.records.map(e => [
-          after(e.time),
-          e.level,
-          `\`${e.msg}\``,
-          `\`${e.detail.slice(0, 300)}\``,
-        ]),
-      ),
-    );
-    for (const paragraph of limitInterpretation(r)) p(paragraph);
-    const rec = lim.recovery;
-    p(
-      "After resetting the store to the placeholder, `observe` was created once more: " +
-        (rec.ok
-          ? `the module recovered: \`observed\` after ${s3(rec.ms.observed)} s`
-          : `the module did not recover: ${rec.error}`) +
-        `; the watcher's PATCH status codes from that create on: ${rec.patchCodesAfter.join(", ") || "none"}.`,
-    );
-  }
-
-  p("## How it is measured");
-  p(
-    "- **Control plane and watcher**: `startControlPlane()` and `startModule()` from `test/harness/` " +
-      "(kube-apiserver and etcd in one local process, the built module as a local Node process at `LOG_LEVEL=debug`).",
-    "- **Reset**: before each event the capability's four keys are removed by a `kubectl patch --type=merge` " +
-      "that sets them to `null` (the placeholder and any prefill stay). Pepr's watch delivers the reset to the " +
-      "capability's Storage too; the benchmark waits until the watcher logged `Pepr Store update` for that " +
-      "resourceVersion and its receive debounce has passed.",
-    "- **Fresh write**: `setItemAndWait` resolves only in a store update that carries the key with the value, " +
-      "and only updates after the call count (storage.ts `subscribe`). After the reset, no update carries " +
-      "`https://observed` until the watcher's own PATCH lands, so every `observed` follows a real write. Each run " +
-      "checks it: the last CR state before the create lacked all four keys, and the CR with them arrived after the " +
-      "API server received the watcher's PATCH (`fresh` in results.json).",
-    "- **`observe`**: the binding reacts to CREATE only, so the benchmark deletes `observe` before each event and " +
-      "waits for the watcher's `Watch event DELETED received` record (logged, then filtered: no store write; the " +
-      "PATCH count confirms it).",
-    "- **Watch**: the benchmark holds its own WATCH on the PeprStore (HTTPS stream from the API server, one JSON " +
-      "event per line, client certificate from the control plane's kubeconfig); \"visible\" is when the event's last " +
-      "byte arrived. No polling.",
-    "- **Phases**: Pepr flushes on a fixed 4 s `setInterval`. Run i is started at a phase drawn uniformly from the " +
-      "i-th of n equal slices of the interval (order shuffled), measured from the last flush the watcher logged, so " +
-      "the runs cover the interval evenly like independently arriving events; without it every run would start at " +
-      "about the same phase.",
-    "- **Times**: the create's and PATCH's times come from the audit log (`requestReceivedTimestamp`, µs; the " +
-      "completion time is stamped after the response is written, and watch events can go out before it), the watcher's from " +
-      "its pino records (`time`, ms), the watch's from `Date.now()` in the benchmark: one machine, one clock.",
-    "- **Statistics**: median; p95 is nearest-rank (the smallest value with at least 95 % of the runs at or below it).",
-    "- **Cost**: `/proc/<pid>/status` VmHWM and `/proc/<pid>/stat` utime+stime of the watcher's Node process.",
-  );
-  p(
-    "Environment overrides: `BENCH_RUNS` (30), `BENCH_SCALE` (`10,100,1000,10000,50000`), `BENCH_SCALE_RUNS` (3), " +
-      "`BENCH_PREFILL_CHUNK` (2000), `BENCH_OUT` (`bench/`), and the harness's `WATCHER_PORT_WAIT_MS` to wait for port 3000.",
-  );
-  return out.join("\n");
+    ].join("\n"),
+    ...limitEvent(lim),
+    ...limitInterpretation(r),
+    limitRecovery(lim),
+  ];
 }
+
+/** Seconds from the limit event's create to `t`, one decimal. */
+function afterCreate(lim: LimitResult, t: number | undefined): string {
+  const created = lim.event.createdAt;
+  return created !== undefined && t !== undefined ? ((t - created) / 1000).toFixed(1) : "–";
+}
+
+/** What the callback did on the full store, and the watcher's PATCHes, calls and warnings. */
+function limitEvent(lim: LimitResult): string[] {
+  const ev = lim.event;
+  const ended = afterCreate(lim, ev.endedAt);
+  const outcome =
+    ev.outcome === "failed"
+      ? `The callback failed: its final error came ${ended} s after the create, and \`observed\` was not logged.`
+      : ev.outcome === "observed"
+        ? `The callback still logged \`observed\`, ${ended} s after the create.`
+        : `The callback did not end within the benchmark's deadline: ${ev.error}.`;
+  const calls = lim.calls.map(c => `${c.count} × ${c.verb} \`${c.path}\` (${c.codes.join(", ")})`);
+  return [
+    `Then \`observe\` was created on the full store. ${outcome}` +
+      ` The watcher's PATCHes to the store from the create until two flush intervals after that (${lim.patches.length}), from the audit log:`,
+    table(
+      ["s after create", "status", "JSON patch operations sent"],
+      lim.patches.map(x => [(x.afterCreateMs / 1000).toFixed(1), x.code, describePatch(x.body)]),
+    ),
+    `All the watcher's API calls in that window: ${calls.join("; ")}.`,
+    "The watcher's warnings (level 40) and errors (level 50) in the same window:",
+    table(
+      ["s after create", "level", "msg", "record"],
+      lim.records.map(e => [
+        afterCreate(lim, e.time),
+        e.level,
+        `\`${e.msg}\``,
+        `\`${e.detail.slice(0, 300)}\``,
+      ]),
+    ),
+  ];
+}
+
+function limitRecovery(lim: LimitResult): string {
+  const rec = lim.recovery;
+  return (
+    "After resetting the store to the placeholder, `observe` was created once more: " +
+    (rec.ok
+      ? `the module recovered: \`observed\` after ${s3(rec.ms.observed)} s`
+      : `the module did not recover: ${rec.error}`) +
+    `; the watcher's PATCH status codes from that create on: ${rec.patchCodesAfter.join(", ") || "none"}.`
+  );
+}
+
+function method(): string[] {
+  return ["## How it is measured", METHOD.join("\n"), ENVIRONMENT];
+}
+
+/** How the benchmark measures, one bullet per subject. */
+const METHOD = [
+  "- **Control plane and watcher**: `startControlPlane()` and `startModule()` from `cluster/` " +
+    "(kube-apiserver and etcd in one local process, the built module as a local Node process at `LOG_LEVEL=debug`).",
+  "- **Reset**: before each event the capability's four keys are removed by a `kubectl patch --type=merge` " +
+    "that sets them to `null` (the placeholder and any prefill stay). Pepr's watch delivers the reset to the " +
+    "capability's Storage too; the benchmark waits until the watcher logged `Pepr Store update` for that " +
+    "resourceVersion and its receive debounce has passed.",
+  "- **Fresh write**: `setItemAndWait` resolves only in a store update that carries the key with the value, " +
+    "and only updates after the call count (storage.ts `subscribe`). After the reset, no update carries " +
+    "`https://observed` until the watcher's own PATCH lands, so every `observed` follows a real write. Each run " +
+    "checks it: the last CR state before the create lacked all four keys, and the CR with them arrived after the " +
+    "API server received the watcher's PATCH (`fresh` in results.json).",
+  "- **`observe`**: the binding reacts to CREATE only, so the benchmark deletes `observe` before each event and " +
+    "waits for the watcher's `Watch event DELETED received` record (logged, then filtered: no store write; the " +
+    "PATCH count confirms it).",
+  "- **Watch**: the benchmark holds its own WATCH on the PeprStore (HTTPS stream from the API server, one JSON " +
+    "event per line, client certificate from the control plane's kubeconfig); \"visible\" is when the event's last " +
+    "byte arrived. No polling.",
+  "- **Phases**: Pepr flushes on a fixed 4 s `setInterval`. Run i is started at a phase drawn uniformly from the " +
+    "i-th of n equal slices of the interval (order shuffled), measured from the last flush the watcher logged, so " +
+    "the runs cover the interval evenly like independently arriving events; without it every run would start at " +
+    "about the same phase.",
+  "- **Times**: the create's and PATCH's times come from the audit log (`requestReceivedTimestamp`, µs; the " +
+    "completion time is stamped after the response is written, and watch events can go out before it), the watcher's from " +
+    "its pino records (`time`, ms), the watch's from `Date.now()` in the benchmark: one machine, one clock.",
+  "- **Statistics**: median; p95 is nearest-rank (the smallest value with at least 95 % of the runs at or below it).",
+  "- **Cost**: `/proc/<pid>/status` VmHWM and `/proc/<pid>/stat` utime+stime of the watcher's Node process.",
+];
+
+const ENVIRONMENT =
+  "Environment overrides: `BENCH_RUNS` (30), `BENCH_SCALE` (`10,100,1000,10000,50000`), `BENCH_SCALE_RUNS` (3), " +
+  "`BENCH_PREFILL_CHUNK` (2000), `BENCH_OUT` (`bench/`), and the harness's `WATCHER_PORT_WAIT_MS` to wait for port 3000.";
 
 function scaleRow(s: ScaleStep): string[] {
   if (s.skipped) {
@@ -462,7 +476,7 @@ function describePatch(body: string): string {
     .map(o => {
       if (o === null) return "`null`";
       const op = o as { op?: string; path?: string };
-      return `\`${op.op} ${(op.path ?? "").replace("/data/hello-pepr-store-resources-v2-", "/data/…-v2-")}\``;
+      return `\`${op.op} ${(op.path ?? "").replace(`/data/${KEY_PREFIX}`, "/data/…-v2-")}\``;
     })
     .join(", ");
 }

@@ -1,5 +1,5 @@
 // The shape of bench/results.json, and the per-run durations derived from an event's timestamps.
-import type { CallCount } from "./audit";
+import { type CallCount } from "../cluster";
 import type { PeprTimings } from "./pepr";
 import type { Machine, ProcSample } from "./proc";
 import type { ErrorRecord, EventRun } from "./scenario";

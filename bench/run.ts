@@ -19,22 +19,26 @@ import path from "node:path";
 import * as prettier from "prettier";
 
 import {
-  buildControlPlane,
-  ControlPlane,
-  ENV_USE_EXISTING_CLUSTER,
-  startControlPlane,
-} from "../test/harness/controlplane";
-import { ensureNamespace, MODULE_NAMESPACE } from "../test/harness/kube";
-import {
   assertWatcherPortFree,
+  AuditTail,
+  buildControlPlane,
   buildModule,
+  ControlPlane,
+  ensureNamespace,
+  ENV_USE_EXISTING_CLUSTER,
+  MODULE_NAMESPACE,
   ModuleProcess,
   prepareCluster,
+  repoRoot,
+  seconds,
+  sleep,
+  startControlPlane,
   startModule,
-} from "../test/harness/module";
-import { moduleUUID, repoRoot, storeName } from "../test/harness/paths";
-import { seconds, sleep, waitFor } from "../test/harness/wait";
-import { AuditTail, watcherCalls, watcherPatches } from "./audit";
+  waitFor,
+  watcherCalls,
+  watcherPatches,
+} from "../cluster";
+import { moduleUUID, storeName } from "../store/contract";
 import { latencyChart, scaleChart } from "./charts";
 import { peprTimings } from "./pepr";
 import { describeMachine, loadAverage, sampleProcess } from "./proc";
@@ -171,24 +175,20 @@ function callsPerEvent(
   return out;
 }
 
-async function main(): Promise<void> {
-  const cfg = config();
-  const timings = peprTimings();
-  const store = storeName();
-  const bound = timings.flushIntervalMs + timings.receiveDebounceMs;
-  progress(
-    "setup",
-    `runs=${cfg.runs} scale=${cfg.scale.join(",")} scaleRuns=${cfg.scaleRuns} out=${cfg.out}`,
-  );
-  if (process.env[ENV_USE_EXISTING_CLUSTER] === "true") {
-    throw new Error(
-      `the benchmark needs the local control plane's audit log: unset ${ENV_USE_EXISTING_CLUSTER}`,
-    );
-  }
-  const loads: number[] = [loadAverage()];
-  const loadTimer = setInterval(() => loads.push(loadAverage()), LOAD_SAMPLE_MS);
+type Config = ReturnType<typeof config>;
+type ProcSample = Results["watcher"]["end"];
+type LimitStart = { lo: number; hi: number; error: string };
 
-  let started = Date.now();
+/** The 1-minute load average, sampled every LOAD_SAMPLE_MS until `stop()`. */
+function sampleLoad(): { loads: number[]; stop: () => void } {
+  const loads: number[] = [loadAverage()];
+  const timer = setInterval(() => loads.push(loadAverage()), LOAD_SAMPLE_MS);
+  return { loads, stop: () => clearInterval(timer) };
+}
+
+/** Builds (or checks) the control plane and the module; describes the machine and the sources. */
+function buildAll(loadAtStart: number) {
+  const started = Date.now();
   const binary = buildControlPlane(false);
   const buildCheckSeconds = (Date.now() - started) / 1000;
   const machine = describeMachine(binary);
@@ -200,215 +200,173 @@ async function main(): Promise<void> {
   }
   progress(
     "setup",
-    `${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}, load ${loads[0].toFixed(2)}`,
+    `${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}, load ${loadAtStart.toFixed(2)}`,
   );
+  return { buildCheckSeconds, machine, source };
+}
 
-  started = Date.now();
+/**
+ * The watcher's start-up, from `started` (its spawn): it ends when the schedule store Pepr
+ * creates after "Controller startup complete" is watched too.
+ */
+async function watcherStartup(audit: AuditTail, mod: ModuleProcess, started: number) {
+  const wallSeconds = (Date.now() - started) / 1000;
+  const schedule = `pepr-${moduleUUID()}-schedule`;
+  await waitFor(
+    `the watcher's WATCH on ${schedule} in the audit log`,
+    () => {
+      audit.poll();
+      return audit.events.find(
+        e =>
+          e.verb === "watch" &&
+          e.userAgent === "kubernetes-fluent-client" &&
+          e.requestURI.includes(schedule),
+      );
+    },
+    STEP_TIMEOUT_MS,
+  );
+  const calls = watcherCalls(audit, started, Date.now());
+  const sample = sampleProcess(mod.pid);
+  progress(
+    "watcher",
+    `started in ${wallSeconds.toFixed(1)}s; ${calls.reduce((a, c) => a + c.count, 0)} API calls during start-up`,
+  );
+  return { wallSeconds, calls, sample };
+}
+
+/** `runs` events at stratified phases, then the watcher's PATCHes and calls of each. */
+async function measureEvents(
+  bench: Bench,
+  runs: number,
+  report: (i: number, run: EventRun) => void,
+): Promise<EventRun[]> {
+  const phases = stratifiedPhases(runs, bench.timings.flushIntervalMs);
+  const out: EventRun[] = [];
+  for (let i = 0; i < runs; i++) {
+    const run = await bench.runEvent(phases[i]);
+    out.push(run);
+    report(i, run);
+  }
+  // Late PATCHes of the last run would come at the next flush tick.
+  await sleep(bench.timings.flushIntervalMs + 500);
+  countPatches(bench.audit, bench.store, out, Date.now());
+  return out;
+}
+
+/** The latency phase: `runs` events on a store with only the placeholder and the four keys. */
+function measureLatency(bench: Bench, runs: number): Promise<EventRun[]> {
+  return measureEvents(bench, runs, (i, run) => {
+    const d = durations(run);
+    progress(
+      "latency",
+      `run ${i + 1}/${runs}: ${run.ok ? `persisted ${fmt(d.persisted)} observed ${fmt(d.observed)}${run.fresh ? "" : " (NOT FRESH)"}` : `FAILED: ${run.error}`}`,
+    );
+  });
+}
+
+/** The scale phase: per prefill size, fill the store, then run events on it. */
+async function measureScale(bench: Bench, cfg: Config) {
+  const steps: ScaleStep[] = [];
+  let limitStart: LimitStart | undefined;
+  let lastStored = 0;
+  for (const keys of cfg.scale) {
+    if (limitStart) {
+      steps.push(emptyStep(keys, `a PATCH was already rejected at ${limitStart.hi} keys`));
+      continue;
+    }
+    const { step, rv } = await prefill(bench, keys, cfg.chunk);
+    limitStart = step.rejected && {
+      lo: step.storedKeys,
+      hi: step.rejected.attemptedKeys,
+      error: step.rejected.error,
+    };
+    lastStored = step.storedKeys;
+    if (!step.rejected) {
+      await bench.settle(rv);
+      const runs = await measureEvents(bench, cfg.scaleRuns, (i, run) => {
+        const d = durations(run);
+        progress(
+          "scale",
+          `${keys} keys, run ${i + 1}/${cfg.scaleRuns}: ${run.ok ? `CR ${run.objectBytes} B, PATCH ${fmt(d.patchServer)}, delivery ${fmt(d.deliveryBench)}, observed ${fmt(d.observed)}` : `FAILED: ${run.error}`}`,
+        );
+      });
+      step.runs = runs.map(r => ({ ...r, ms: durations(r) }));
+      step.summary = summarizeRuns(runs);
+      step.objectBytes = runs.find(r => r.objectBytes !== undefined)?.objectBytes;
+    }
+    step.watcher = sampleProcess(bench.mod.pid);
+    steps.push(step);
+  }
+  return { steps, limitStart, lastStored };
+}
+
+/** Resets the store and fills it with `keys` prefill keys, `chunk` per PATCH, until one is rejected. */
+async function prefill(
+  bench: Bench,
+  keys: number,
+  chunk: number,
+): Promise<{ step: ScaleStep; rv: number }> {
+  progress("scale", `prefilling ${keys} keys`);
+  await bench.deleteObserve();
+  let rv = await bench.resetAll();
+  const step = emptyStep(keys);
+  const fillStart = Date.now();
+  while (step.storedKeys < keys) {
+    const n = Math.min(chunk, keys - step.storedKeys);
+    const r = await bench.addKeys(step.storedKeys, n);
+    step.prefillPatches++;
+    if (!r.ok) {
+      step.rejected = { attemptedKeys: step.storedKeys + n, error: r.error };
+      progress("scale", `PATCH to ${step.storedKeys + n} keys rejected: ${r.error}`);
+      break;
+    }
+    rv = r.rv;
+    step.storedKeys += n;
+  }
+  step.prefillMs = Date.now() - fillStart;
+  return { step, rv };
+}
+
+/** The processes `main` must stop, set as soon as each one runs. */
+interface Live {
+  mod?: ModuleProcess;
+  watch?: StoreWatch;
+}
+
+async function main(): Promise<void> {
+  const cfg = config();
+  const timings = peprTimings();
+  const store = storeName();
+  progress(
+    "setup",
+    `runs=${cfg.runs} scale=${cfg.scale.join(",")} scaleRuns=${cfg.scaleRuns} out=${cfg.out}`,
+  );
+  if (process.env[ENV_USE_EXISTING_CLUSTER] === "true") {
+    throw new Error(
+      `the benchmark needs the local control plane's audit log: unset ${ENV_USE_EXISTING_CLUSTER}`,
+    );
+  }
+  const load = sampleLoad();
+  const setup = buildAll(load.loads[0]);
+  const started = Date.now();
   const cp: ControlPlane = await startControlPlane();
   const cpWall = (Date.now() - started) / 1000;
   progress(
     "control plane",
     `ready in ${cpWall.toFixed(1)}s (ready line: ${cp.local?.startSeconds}s)`,
   );
-  let mod: ModuleProcess | undefined;
-  let watch: StoreWatch | undefined;
+  const live: Live = {};
   try {
-    if (!cp.local) throw new Error("no local control plane");
-    const audit = new AuditTail(cp.local.auditLog);
-    await prepareCluster(cp);
-    await ensureNamespace(cp, MODULE_NAMESPACE);
-    watch = new StoreWatch(cp.kubeconfig, store, CAPABILITY_DATA);
-    await watch.start();
-
-    // ---- watcher start-up (timed once port 3000 is free: another watcher may hold it)
-    await assertWatcherPortFree();
-    started = Date.now();
-    mod = await startModule(cp, { skipPrepare: true });
-    const watcherStart = (Date.now() - started) / 1000;
-    // Start-up ends when the schedule store Pepr creates after "Controller startup complete"
-    // is watched too.
-    const schedule = `pepr-${moduleUUID()}-schedule`;
-    await waitFor(
-      `the watcher's WATCH on ${schedule} in the audit log`,
-      () => {
-        audit.poll();
-        return audit.events.find(
-          e =>
-            e.verb === "watch" &&
-            e.userAgent === "kubernetes-fluent-client" &&
-            e.requestURI.includes(schedule),
-        );
-      },
-      STEP_TIMEOUT_MS,
-    );
-    const startupEnd = Date.now();
-    const startupCalls = watcherCalls(audit, started, startupEnd);
-    const afterStartup = sampleProcess(mod.pid);
-    progress(
-      "watcher",
-      `started in ${watcherStart.toFixed(1)}s; ${startupCalls.reduce((a, c) => a + c.count, 0)} API calls during start-up`,
-    );
-
-    const bench = new Bench(cp, mod, watch, audit, timings, store);
-
-    // ---- event to persisted
-    const phases = stratifiedPhases(cfg.runs, timings.flushIntervalMs);
-    const latencyRuns: EventRun[] = [];
-    for (let i = 0; i < cfg.runs; i++) {
-      const run = await bench.runEvent(phases[i]);
-      latencyRuns.push(run);
-      const d = durations(run);
-      progress(
-        "latency",
-        `run ${i + 1}/${cfg.runs}: ${run.ok ? `persisted ${fmt(d.persisted)} observed ${fmt(d.observed)}${run.fresh ? "" : " (NOT FRESH)"}` : `FAILED: ${run.error}`}`,
-      );
-    }
-    // Late PATCHes of the last run would come at the next flush tick.
-    await sleep(timings.flushIntervalMs + 500);
-    countPatches(audit, store, latencyRuns, Date.now());
-    const afterLatency = sampleProcess(mod.pid);
-
-    // ---- scale
-    const steps: ScaleStep[] = [];
-    let limitStart: { lo: number; hi: number; error: string } | undefined;
-    let lastStored = 0;
-    for (const keys of cfg.scale) {
-      if (limitStart) {
-        steps.push(emptyStep(keys, `a PATCH was already rejected at ${limitStart.hi} keys`));
-        continue;
-      }
-      progress("scale", `prefilling ${keys} keys`);
-      await bench.deleteObserve();
-      let rv = await bench.resetAll();
-      const step = emptyStep(keys);
-      const fillStart = Date.now();
-      while (step.storedKeys < keys) {
-        const chunk = Math.min(cfg.chunk, keys - step.storedKeys);
-        const r = await bench.addKeys(step.storedKeys, chunk);
-        step.prefillPatches++;
-        if (!r.ok) {
-          step.rejected = { attemptedKeys: step.storedKeys + chunk, error: r.error };
-          limitStart = { lo: step.storedKeys, hi: step.storedKeys + chunk, error: r.error };
-          progress("scale", `PATCH to ${step.storedKeys + chunk} keys rejected: ${r.error}`);
-          break;
-        }
-        rv = r.rv;
-        step.storedKeys += chunk;
-      }
-      step.prefillMs = Date.now() - fillStart;
-      lastStored = step.storedKeys;
-      if (!step.rejected) {
-        await bench.settle(rv);
-        const scalePhases = stratifiedPhases(cfg.scaleRuns, timings.flushIntervalMs);
-        const runs: EventRun[] = [];
-        for (let i = 0; i < cfg.scaleRuns; i++) {
-          const run = await bench.runEvent(scalePhases[i]);
-          runs.push(run);
-          const d = durations(run);
-          progress(
-            "scale",
-            `${keys} keys, run ${i + 1}/${cfg.scaleRuns}: ${run.ok ? `CR ${run.objectBytes} B, PATCH ${fmt(d.patchServer)}, delivery ${fmt(d.deliveryBench)}, observed ${fmt(d.observed)}` : `FAILED: ${run.error}`}`,
-          );
-        }
-        await sleep(timings.flushIntervalMs + 500);
-        countPatches(audit, store, runs, Date.now());
-        step.runs = runs.map(r => ({ ...r, ms: durations(r) }));
-        step.summary = summarizeRuns(runs);
-        step.objectBytes = runs.find(r => r.objectBytes !== undefined)?.objectBytes;
-      }
-      step.watcher = sampleProcess(mod.pid);
-      steps.push(step);
-    }
-
-    // ---- the limit
-    const limit = await findLimit(bench, cfg.chunk, limitStart, lastStored);
-
-    const end = sampleProcess(mod.pid);
-    const cpSample = cp.local ? sampleProcess(cp.local.pid) : undefined;
-
-    // ---- results
-    const okRuns = latencyRuns.filter(r => r.ok);
-    const patchCounts = latencyRuns.map(r => r.patches ?? 0);
-    const counts: Record<string, number> = {};
-    for (const c of patchCounts) counts[String(c)] = (counts[String(c)] ?? 0) + 1;
-    const summary = summarizeRuns(latencyRuns);
-    const observed = summary.observed;
-    if (!observed) throw new Error("no successful run: nothing to report");
-    const loadAll = [...loads, loadAverage()];
-    const results: Results = {
-      date: new Date().toISOString(),
-      command: `npm run bench${envDescription()}`,
-      config: {
-        runs: cfg.runs,
-        scale: cfg.scale,
-        scaleRuns: cfg.scaleRuns,
-        prefillChunk: cfg.chunk,
-      },
-      machine,
-      module: source,
-      pepr: timings,
-      designBoundMs: bound,
-      load: {
-        start: round(loads[0], 2),
-        end: round(loadAll[loadAll.length - 1], 2),
-        min: round(Math.min(...loadAll), 2),
-        max: round(Math.max(...loadAll), 2),
-        mean: round(loadAll.reduce((a, b) => a + b, 0) / loadAll.length, 2),
-        samples: loadAll.length,
-      },
-      wallSeconds: round((Date.now() - T0) / 1000, 1),
-      controlPlane: {
-        buildCheckSeconds: round(buildCheckSeconds, 2),
-        startWallSeconds: round(cpWall, 2),
-        readyLineStartSeconds:
-          cp.local?.startSeconds === undefined ? undefined : round(cp.local.startSeconds, 2),
-        peakRssBytes: cpSample?.peakRssBytes,
-        cpuSeconds: cpSample ? round(cpSample.cpuSeconds, 2) : undefined,
-      },
-      watcher: {
-        startWallSeconds: round(watcherStart, 2),
-        startupCalls,
-        startupGetListWatch: startupCalls
-          .filter(c => ["get", "list", "watch"].includes(c.verb))
-          .reduce((a, c) => a + c.count, 0),
-        startupAllCalls: startupCalls.reduce((a, c) => a + c.count, 0),
-        afterStartup,
-        afterLatency,
-        end,
-      },
-      latency: {
-        runs: latencyRuns.map(r => ({ ...r, ms: durations(r) })),
-        failures: latencyRuns.length - okRuns.length,
-        notFresh: okRuns.filter(r => !r.fresh).length,
-        summary,
-        callsPerEvent: callsPerEvent(latencyRuns),
-        patchesPerEvent: {
-          mean: round(patchCounts.reduce((a, b) => a + b, 0) / patchCounts.length, 3),
-          min: Math.min(...patchCounts),
-          max: Math.max(...patchCounts),
-          counts,
-        },
-        ratio: {
-          median: round(observed.median / bound, 3),
-          p95: round(observed.p95 / bound, 3),
-          max: round(observed.max / bound, 3),
-        },
-      },
-      scale: steps,
-      prefill: {
-        keyBytes: PREFILL_KEY_BYTES,
-        valueBytes: PREFILL_VALUE_BYTES,
-        storedKeyBytes: KEY_PREFIX.length + PREFILL_KEY_BYTES,
-      },
-      limit,
-      summary: {
-        median_s: round(observed.median / 1000, 3),
-        p95_s: round(observed.p95 / 1000, 3),
-        ratio_to_bound: round(observed.p95 / bound, 3),
-        patches_per_event: round(patchCounts.reduce((a, b) => a + b, 0) / patchCounts.length, 3),
-      },
-    };
-    clearInterval(loadTimer);
+    const measured = await measure(cp, live, { cfg, timings, store });
+    load.stop();
+    const results = collectResults({
+      ...setup,
+      ...measured,
+      cfg,
+      timings,
+      loads: [...load.loads, loadAverage()],
+      controlPlane: { ...measured.controlPlane, cpWall },
+    });
     await writeOutputs(cfg.out, results);
     progress(
       "done",
@@ -417,15 +375,178 @@ async function main(): Promise<void> {
     const s = results.summary;
     process.stdout.write(`${s.median_s} ${s.p95_s} ${s.ratio_to_bound} ${s.patches_per_event}\n`);
   } finally {
-    clearInterval(loadTimer);
+    load.stop();
     const logFile = process.env[ENV.watcherLog];
-    if (logFile && mod) {
-      writeFileSync(logFile, mod.logs.map(r => JSON.stringify(r).slice(0, 2000)).join("\n") + "\n");
+    if (logFile && live.mod) {
+      const lines = live.mod.logs.map(r => JSON.stringify(r).slice(0, 2000));
+      writeFileSync(logFile, lines.join("\n") + "\n");
     }
-    watch?.stop();
-    await mod?.stop();
+    live.watch?.stop();
+    await live.mod?.stop();
     await cp.stop();
   }
+}
+
+/** On the started control plane: the watcher's start-up, then the latency, scale and limit phases. */
+async function measure(
+  cp: ControlPlane,
+  live: Live,
+  { cfg, timings, store }: { cfg: Config; timings: Results["pepr"]; store: string },
+) {
+  if (!cp.local) throw new Error("no local control plane");
+  const audit = new AuditTail(cp.local.auditLog);
+  await prepareCluster(cp);
+  await ensureNamespace(cp, MODULE_NAMESPACE);
+  const watch = (live.watch = new StoreWatch(cp.kubeconfig, store, CAPABILITY_DATA));
+  await watch.start();
+
+  // Timed once port 3000 is free: another watcher may hold it.
+  await assertWatcherPortFree();
+  const started = Date.now();
+  const mod = (live.mod = await startModule(cp, { skipPrepare: true }));
+  const startup = await watcherStartup(audit, mod, started);
+
+  const bench = new Bench(cp, mod, watch, audit, timings, store);
+  const latencyRuns = await measureLatency(bench, cfg.runs);
+  const afterLatency = sampleProcess(mod.pid);
+  const scale = await measureScale(bench, cfg);
+  const limit = await findLimit(bench, cfg.chunk, scale.limitStart, scale.lastStored);
+  return {
+    startup,
+    latencyRuns,
+    afterLatency,
+    steps: scale.steps,
+    limit,
+    end: sampleProcess(mod.pid),
+    controlPlane: { startSeconds: cp.local.startSeconds, sample: sampleProcess(cp.local.pid) },
+  };
+}
+
+/** Everything one run measured, as collected by `main`. */
+interface Measured {
+  cfg: Config;
+  timings: Results["pepr"];
+  buildCheckSeconds: number;
+  machine: Results["machine"];
+  source: Results["module"];
+  loads: number[];
+  controlPlane: { cpWall: number; startSeconds?: number; sample: ProcSample };
+  startup: Awaited<ReturnType<typeof watcherStartup>>;
+  latencyRuns: EventRun[];
+  afterLatency: ProcSample;
+  end: ProcSample;
+  steps: ScaleStep[];
+  limit: LimitResult;
+}
+
+/** results.json from what one run measured. */
+function collectResults(m: Measured): Results {
+  const bound = m.timings.flushIntervalMs + m.timings.receiveDebounceMs;
+  const { latency, observed } = latencyResults(m.latencyRuns, bound);
+  return {
+    date: new Date().toISOString(),
+    command: `npm run bench${envDescription()}`,
+    config: {
+      runs: m.cfg.runs,
+      scale: m.cfg.scale,
+      scaleRuns: m.cfg.scaleRuns,
+      prefillChunk: m.cfg.chunk,
+    },
+    machine: m.machine,
+    module: m.source,
+    pepr: m.timings,
+    designBoundMs: bound,
+    load: loadResults(m.loads),
+    wallSeconds: round((Date.now() - T0) / 1000, 1),
+    controlPlane: controlPlaneResults(m),
+    watcher: watcherResults(m),
+    latency,
+    scale: m.steps,
+    prefill: {
+      keyBytes: PREFILL_KEY_BYTES,
+      valueBytes: PREFILL_VALUE_BYTES,
+      storedKeyBytes: KEY_PREFIX.length + PREFILL_KEY_BYTES,
+    },
+    limit: m.limit,
+    summary: {
+      median_s: round(observed.median / 1000, 3),
+      p95_s: round(observed.p95 / 1000, 3),
+      ratio_to_bound: round(observed.p95 / bound, 3),
+      patches_per_event: latency.patchesPerEvent.mean,
+    },
+  };
+}
+
+function loadResults(loads: number[]): Results["load"] {
+  return {
+    start: round(loads[0], 2),
+    end: round(loads[loads.length - 1], 2),
+    min: round(Math.min(...loads), 2),
+    max: round(Math.max(...loads), 2),
+    mean: round(loads.reduce((a, b) => a + b, 0) / loads.length, 2),
+    samples: loads.length,
+  };
+}
+
+function controlPlaneResults(m: Measured): Results["controlPlane"] {
+  const { cpWall, startSeconds, sample } = m.controlPlane;
+  return {
+    buildCheckSeconds: round(m.buildCheckSeconds, 2),
+    startWallSeconds: round(cpWall, 2),
+    readyLineStartSeconds: startSeconds === undefined ? undefined : round(startSeconds, 2),
+    peakRssBytes: sample.peakRssBytes,
+    cpuSeconds: round(sample.cpuSeconds, 2),
+  };
+}
+
+function watcherResults(m: Measured): Results["watcher"] {
+  const calls = m.startup.calls;
+  return {
+    startWallSeconds: round(m.startup.wallSeconds, 2),
+    startupCalls: calls,
+    startupGetListWatch: calls
+      .filter(c => ["get", "list", "watch"].includes(c.verb))
+      .reduce((a, c) => a + c.count, 0),
+    startupAllCalls: calls.reduce((a, c) => a + c.count, 0),
+    afterStartup: m.startup.sample,
+    afterLatency: m.afterLatency,
+    end: m.end,
+  };
+}
+
+/**
+ * The latency section of results.json (runs, summaries, PATCHes and calls per event, ratios),
+ * and the summary of created → `observed`.
+ *
+ * @throws Error when no run succeeded
+ */
+function latencyResults(
+  runs: EventRun[],
+  bound: number,
+): { latency: Results["latency"]; observed: Summary } {
+  const okRuns = runs.filter(r => r.ok);
+  const patchCounts = runs.map(r => r.patches ?? 0);
+  const counts: Record<string, number> = {};
+  for (const c of patchCounts) counts[String(c)] = (counts[String(c)] ?? 0) + 1;
+  const summary = summarizeRuns(runs);
+  const observed = summary.observed;
+  if (!observed) throw new Error("no successful run: nothing to report");
+  const ratio = (ms: number): number => round(ms / bound, 3);
+  const latency = {
+    runs: runs.map(r => ({ ...r, ms: durations(r) })),
+    failures: runs.length - okRuns.length,
+    notFresh: okRuns.filter(r => !r.fresh).length,
+    summary,
+    callsPerEvent: callsPerEvent(runs),
+    patchesPerEvent: {
+      mean: round(patchCounts.reduce((a, b) => a + b, 0) / patchCounts.length, 3),
+      min: Math.min(...patchCounts),
+      max: Math.max(...patchCounts),
+      counts,
+    },
+    ratio: { median: ratio(observed.median), p95: ratio(observed.p95), max: ratio(observed.max) },
+  };
+  return { latency, observed };
 }
 
 /** The commit the module was built from, and uncommitted changes to its sources. */
@@ -464,35 +585,57 @@ function envDescription(): string {
 async function findLimit(
   bench: Bench,
   chunk: number,
-  start: { lo: number; hi: number; error: string } | undefined,
+  start: LimitStart | undefined,
   lastStored: number,
 ): Promise<LimitResult> {
-  const { timings, audit, store, mod } = bench;
   const steps: { keys: number; ok: boolean }[] = [];
-  let lo: number;
-  let hi: number;
-  let error: string;
-  if (start) {
-    ({ lo, hi, error } = start);
-    steps.push({ keys: lo, ok: true }, { keys: hi, ok: false });
-  } else {
-    // No scale step reached the limit: keep the last step's prefill and add chunks until rejected.
-    progress("limit", `adding ${chunk}-key chunks to the ${lastStored} keys of the last step`);
-    await bench.deleteObserve();
-    await bench.resetCapabilityKeys();
-    lo = lastStored;
-    for (;;) {
-      if (lo > MAX_PREFILL_KEYS) throw new Error(`no PATCH rejected up to ${lo} keys`);
-      const r = await bench.addKeys(lo, chunk);
-      steps.push({ keys: lo + chunk, ok: r.ok });
-      if (!r.ok) {
-        hi = lo + chunk;
-        error = r.error;
-        break;
-      }
-      lo += chunk;
-    }
+  if (start) steps.push({ keys: start.lo, ok: true }, { keys: start.hi, ok: false });
+  const bracket = start ?? (await firstRejection(bench, chunk, lastStored, steps));
+  const { lo, hi, error } = await bisect(bench, bracket, steps);
+  progress("limit", `the store holds at most ${lo} prefill keys; ${hi}: ${error}`);
+  const rv = await bench.resetCapabilityKeys();
+  const full = await bench.watch.waitFor(
+    "the full store",
+    e => e.resourceVersion >= rv,
+    STEP_TIMEOUT_MS,
+  );
+  const atLimit = await eventAtLimit(bench);
+  const recovery = await recoveryAfterLimit(bench);
+  return {
+    maxKeys: lo,
+    maxObjectBytes: full.objectBytes,
+    prefillError: error,
+    ...atLimit,
+    recovery,
+    steps,
+  };
+}
+
+/** No scale step reached the limit: keep the last step's prefill and add chunks until rejected. */
+async function firstRejection(
+  bench: Bench,
+  chunk: number,
+  lastStored: number,
+  steps: { keys: number; ok: boolean }[],
+): Promise<LimitStart> {
+  progress("limit", `adding ${chunk}-key chunks to the ${lastStored} keys of the last step`);
+  await bench.deleteObserve();
+  await bench.resetCapabilityKeys();
+  for (let lo = lastStored; ; lo += chunk) {
+    if (lo > MAX_PREFILL_KEYS) throw new Error(`no PATCH rejected up to ${lo} keys`);
+    const r = await bench.addKeys(lo, chunk);
+    steps.push({ keys: lo + chunk, ok: r.ok });
+    if (!r.ok) return { lo, hi: lo + chunk, error: r.error };
   }
+}
+
+/** Narrows [lo accepted, hi rejected] to adjacent key counts, recording each PATCH tried. */
+async function bisect(
+  bench: Bench,
+  bracket: LimitStart,
+  steps: { keys: number; ok: boolean }[],
+): Promise<LimitStart> {
+  let { lo, hi, error } = bracket;
   while (hi - lo > 1) {
     const mid = Math.floor((lo + hi) / 2);
     const r = await bench.addKeys(lo, mid - lo);
@@ -503,14 +646,14 @@ async function findLimit(
       error = r.error;
     }
   }
-  progress("limit", `the store holds at most ${lo} prefill keys; ${hi}: ${error}`);
-  const rv = await bench.resetCapabilityKeys();
-  const full = await bench.watch.waitFor(
-    "the full store",
-    e => e.resourceVersion >= rv,
-    STEP_TIMEOUT_MS,
-  );
+  return { lo, hi, error };
+}
 
+/** The module's event on the full store, and the watcher's PATCHes, calls and warnings after it. */
+async function eventAtLimit(
+  bench: Bench,
+): Promise<Pick<LimitResult, "event" | "patches" | "calls" | "records">> {
+  const { timings, audit, store, mod } = bench;
   progress("limit", "creating observe on the full store (waits until the callback ends)");
   const logsFrom = mod.logs.length;
   const event = await bench.runEvent(undefined, true);
@@ -532,29 +675,23 @@ async function findLimit(
     `callback ${event.outcome ?? `did not end: ${event.error}`}; watcher PATCH codes: ${patches.map(p => p.code).join(",")}; ` +
       `warnings/errors: ${[...new Set(records.map(e => e.msg))].join(" | ")}`,
   );
+  return { event: { ...event, ms: durations(event) }, patches, calls, records };
+}
 
+/** Resets the store to the placeholder and runs one more event: does the module recover? */
+async function recoveryAfterLimit(bench: Bench): Promise<LimitResult["recovery"]> {
   progress("limit", "resetting the store to the placeholder and creating observe again");
   await bench.resetAll();
   const recovery = await bench.runEvent(undefined);
-  await sleep(timings.flushIntervalMs + 500);
-  const codesAfter = watcherPatches(audit, store, recovery.spawnAt, Date.now()).map(
+  await sleep(bench.timings.flushIntervalMs + 500);
+  const codesAfter = watcherPatches(bench.audit, bench.store, recovery.spawnAt, Date.now()).map(
     p => p.responseStatus?.code ?? 0,
   );
   progress(
     "limit",
     `after the reset: ${recovery.ok ? "observed logged" : `no observed: ${recovery.error}`}; PATCH codes ${codesAfter.join(",")}`,
   );
-  return {
-    maxKeys: lo,
-    maxObjectBytes: full.objectBytes,
-    prefillError: error,
-    event: { ...event, ms: durations(event) },
-    patches,
-    calls,
-    records,
-    recovery: { ...recovery, ms: durations(recovery), patchCodesAfter: codesAfter },
-    steps,
-  };
+  return { ...recovery, ms: durations(recovery), patchCodesAfter: codesAfter };
 }
 
 function recordDetail(r: { [k: string]: unknown }): string {
@@ -572,60 +709,8 @@ async function writeOutputs(dir: string, results: Results): Promise<void> {
     parser: "json",
   });
   writeFileSync(path.join(dir, "results.json"), json);
-  const bound = results.designBoundMs;
-  const ok = results.latency.runs.filter(r => r.ok);
-  writeFileSync(
-    path.join(dir, "latency.svg"),
-    latencyChart(
-      `ConfigMap created → four keys in the CR / "observed" logged (${ok.length} runs)`,
-      [
-        {
-          label: "four keys visible in the CR (watch)",
-          values: ok.flatMap(r => r.ms.persisted ?? []),
-        },
-        { label: '"observed" logged', values: ok.flatMap(r => r.ms.observed ?? []) },
-      ],
-      [
-        {
-          at: results.pepr.flushIntervalMs,
-          label: `${results.pepr.flushIntervalMs / 1000} s flush interval`,
-        },
-        { at: bound, label: `${bound / 1000} s design bound` },
-      ],
-    ),
-  );
-  const measured = results.scale.filter(s => s.runs.some(r => r.ok));
-  const series = (label: string, key: BreakdownKey) => ({
-    label,
-    points: measured.flatMap(s => {
-      const v = s.summary[key]?.median;
-      return v === undefined ? [] : [{ keys: s.storedKeys, value: v }];
-    }),
-  });
-  const sizePoints = measured.flatMap(s =>
-    s.objectBytes === undefined ? [] : [{ keys: s.storedKeys, value: s.objectBytes }],
-  );
-  if (results.limit?.maxObjectBytes !== undefined) {
-    sizePoints.push({ keys: results.limit.maxKeys, value: results.limit.maxObjectBytes });
-  }
-  writeFileSync(
-    path.join(dir, "scale.svg"),
-    scaleChart(
-      "One PeprStore: CR size and times against the number of keys",
-      { label: "CR size as sent on the watch (bytes)", points: sizePoints },
-      { bytes: 1.5 * 2 ** 20, label: "etcd --max-request-bytes default: 1.5 MiB" },
-      [
-        series('create → "observed"', "observed"),
-        series("create → four keys in the CR", "persisted"),
-        series("PATCH received → completed (API server)", "patchServer"),
-        series("PATCH received → benchmark watch", "deliveryBench"),
-        series("PATCH received → watcher logs the CR", "deliveryPepr"),
-      ],
-      results.limit
-        ? { keys: results.limit.maxKeys, label: `max ${results.limit.maxKeys} keys` }
-        : undefined,
-    ),
-  );
+  writeFileSync(path.join(dir, "latency.svg"), await latencyChart(results));
+  writeFileSync(path.join(dir, "scale.svg"), await scaleChart(results));
   const report = await prettier.format(renderReport(results), { ...options, parser: "markdown" });
   writeFileSync(path.join(dir, "REPORT.md"), report);
 }

@@ -5,19 +5,26 @@ import { writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
-import type { ControlPlane } from "../test/harness/controlplane";
-import { kubectl, kubectlRun, MODULE_NAMESPACE, STORE_NAMESPACE } from "../test/harness/kube";
-import type { LogRecord, ModuleProcess } from "../test/harness/module";
-import { sleep } from "../test/harness/wait";
-import { AuditTail, watcherPatches } from "./audit";
+import {
+  AuditTail,
+  kubectl,
+  kubectlRun,
+  MODULE_NAMESPACE,
+  sleep,
+  watcherPatches,
+  type ControlPlane,
+  type LogRecord,
+  type ModuleProcess,
+} from "../cluster";
+import { keyPrefix, PLACEHOLDER, STORE_NAMESPACE } from "../store/contract";
 import type { PeprTimings } from "./pepr";
 import type { StoreWatch } from "./storewatch";
 
 export const CAPABILITY = "hello-pepr-store-resources";
 /** Pepr 1.1.4 stores a capability's key `k` as `<capability>-v2-k` in the CR. */
-export const KEY_PREFIX = `${CAPABILITY}-v2-`;
+export const KEY_PREFIX = keyPrefix(CAPABILITY);
 /** What Pepr puts in a new store, and what a reset leaves. */
-export const PLACEHOLDER = { __pepr_do_not_delete__: "k-thx-bye" };
+export { PLACEHOLDER };
 /** The CR keys and values the capability writes when observe is created. */
 export const CAPABILITY_DATA: Record<string, string> = {
   [`${KEY_PREFIX}a`]: "1",

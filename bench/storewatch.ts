@@ -6,8 +6,8 @@ import { readFileSync } from "node:fs";
 import https from "node:https";
 import { parse as parseYAML } from "yaml";
 
-import { STORE_NAMESPACE } from "../test/harness/kube";
-import { sleep, TimeoutError } from "../test/harness/wait";
+import { sleep, TimeoutError } from "../cluster";
+import { PEPR_STORE_GVK, STORE_NAMESPACE } from "../store/contract";
 
 /** How long {@link StoreWatch.start} retries while the API server answers 429. */
 const START_TIMEOUT_MS = 60_000;
@@ -98,7 +98,7 @@ export class StoreWatch {
   #open(): Promise<{ status: number; retryAfterMs: number }> {
     return new Promise((resolve, reject) => {
       const url = new URL(
-        `/apis/pepr.dev/v1/namespaces/${STORE_NAMESPACE}/peprstores`,
+        `/apis/${PEPR_STORE_GVK.group}/${PEPR_STORE_GVK.version}/namespaces/${STORE_NAMESPACE}/${PEPR_STORE_GVK.plural}`,
         this.#conn.server,
       );
       url.searchParams.set("watch", "true");

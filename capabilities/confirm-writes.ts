@@ -27,18 +27,13 @@ import {
   READ_RETRY_PAUSE_MS,
   READ_TRIES,
 } from "./deadlines";
-
-/** Namespace of Pepr's store CRs (pepr src/lib/controller/store.ts). */
-export const STORE_NAMESPACE = "pepr-system";
-/** Pepr's placeholder in every store CR (pepr src/lib/controller/store.ts). */
-const PLACEHOLDER = { __pepr_do_not_delete__: "k-thx-bye" };
-/** The PeprStore kind as Pepr registers it (pepr src/lib/k8s.ts). */
-const PEPR_STORE_KIND = {
-  group: "pepr.dev",
-  version: "v1",
-  kind: "PeprStore",
-  plural: "peprstores",
-};
+import {
+  CACHE_ID_LABEL,
+  keyPrefix,
+  PEPR_STORE_GVK,
+  PLACEHOLDER,
+  STORE_NAMESPACE,
+} from "../store/contract";
 
 /** The part of Pepr's Store that confirmWrites uses. */
 export interface StoreWriter {
@@ -212,7 +207,7 @@ async function storeRequest(
   body?: kind.GenericKind,
 ): Promise<FetchResponse> {
   const { opts, serverUrl } = await k8sCfg(method as FetchMethods);
-  const filters = { namespace: STORE_NAMESPACE, name, kindOverride: PEPR_STORE_KIND };
+  const filters = { namespace: STORE_NAMESPACE, name, kindOverride: PEPR_STORE_GVK };
   const url = pathBuilder(`${serverUrl}`, kind.GenericKind, filters, method === "POST");
   return fetch<kind.GenericKind>(url, {
     ...(opts as object),
@@ -266,7 +261,7 @@ export async function readPersisted(
     if (httpStatus(response) === 404) return null;
     throw requestError(`get PeprStore ${name} in ${STORE_NAMESPACE}`, response, timeoutMs);
   }
-  const prefix = `${capability}-v2-`;
+  const prefix = keyPrefix(capability);
   const data = (response.data.data ?? {}) as Record<string, string>;
   return Object.fromEntries(
     Object.entries(data)
@@ -286,14 +281,14 @@ export async function readPersisted(
 export async function createStore(name: string, timeoutMs = API_REQUEST_TIMEOUT_MS): Promise<void> {
   Log.warn({ name, namespace: STORE_NAMESPACE }, "store CR missing: creating it again");
   const response = await storeRequest("POST", name, timeoutMs, {
-    apiVersion: "pepr.dev/v1",
-    kind: "PeprStore",
+    apiVersion: `${PEPR_STORE_GVK.group}/${PEPR_STORE_GVK.version}`,
+    kind: PEPR_STORE_GVK.kind,
     metadata: {
       name,
       namespace: STORE_NAMESPACE,
-      labels: { "pepr.dev-cacheID": `${Date.now()}` },
+      labels: { [CACHE_ID_LABEL]: `${Date.now()}` },
     },
-    data: PLACEHOLDER,
+    data: { ...PLACEHOLDER },
   } as kind.GenericKind);
   if (response.ok || httpStatus(response) === 409) return;
   throw requestError(`create PeprStore ${name} in ${STORE_NAMESPACE}`, response, timeoutMs);

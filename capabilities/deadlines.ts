@@ -1,13 +1,7 @@
-// How long the capability may take, as a function of Pepr 1.1.4's own timers. No imports, so the
-// demo (scripts/start.ts), the tests and the benchmark can derive their deadlines from it without
-// loading Pepr.
-
-/** Pepr flushes queued Store writes as one PATCH this often (controller/store.ts debounceBackoffSend). */
-export const PEPR_FLUSH_INTERVAL_MS = 4_000;
-/** Pepr debounces the PeprStore watch by this much (controller/store.ts debounceBackoffReceive). */
-export const PEPR_RECEIVE_DEBOUNCE_MS = 1_000;
-/** Store.setItemAndWait rejects after this long (core/storage.ts MAX_WAIT_TIME). */
-export const PEPR_MAX_WAIT_MS = 15_000;
+// How long the capability may take, as a function of Pepr 1.1.4's own timers (store/contract.ts,
+// checked against Pepr's sources by test/unit/contract.test.ts). Imports nothing that loads Pepr,
+// so the demo (scripts/start.ts) and the tests derive their deadlines from it.
+import { SET_ITEM_AND_WAIT_MS } from "../store/contract";
 
 /** How many times confirmWrites checks the store CR; between two checks it re-writes. */
 export const CONFIRM_ATTEMPTS = 4;
@@ -47,10 +41,10 @@ export const CHECK_WORST_CASE_MS =
  * plus the debounce (5 s); this bound is what a caller waiting for `observed` must allow.
  */
 export const CONFIRM_WORST_CASE_MS =
-  PEPR_MAX_WAIT_MS +
+  SET_ITEM_AND_WAIT_MS +
   CONFIRM_ATTEMPTS * CHECK_WORST_CASE_MS +
   sum(rewriteBackoffs()) +
-  (CONFIRM_ATTEMPTS - 1) * PEPR_MAX_WAIT_MS;
+  (CONFIRM_ATTEMPTS - 1) * SET_ITEM_AND_WAIT_MS;
 
 /** Allowance for the ConfigMap's watch event to reach the watcher and its log line to be read. */
 export const WATCH_DELIVERY_ALLOWANCE_MS = 10_000;

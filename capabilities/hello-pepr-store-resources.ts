@@ -1,6 +1,7 @@
 import { Capability, Log, a } from "pepr";
 
 import cfg from "../package.json";
+import { storeName as storeNameOf } from "../store/contract";
 import { confirmWrites, createStore, readPersisted } from "./confirm-writes";
 
 const name = "hello-pepr-store-resources";
@@ -26,8 +27,8 @@ export const OBSERVE_WRITES: Readonly<Record<string, string>> = {
   "https://observed": "yay",
 };
 
-/** The module's store CR, as Pepr names it (pepr src/lib/controller/index.ts). */
-const storeName = `pepr-${cfg.pepr.uuid}-store`;
+/** The module's store CR, `pepr-<uuid>-store`. */
+const storeName = storeNameOf(cfg.pepr.uuid);
 
 /**
  * Reacts to the creation of the ConfigMap `observe` in namespace `hello-pepr-store-resources`:

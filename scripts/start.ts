@@ -4,21 +4,20 @@
 // `kubectl get peprstore -n pepr-system -o yaml` shows it, and keeps the module running until
 // Ctrl-C, then stops everything it started.
 import {
+  buildModule,
   ControlPlane,
   ControlPlaneError,
-  ENV_USE_EXISTING_CLUSTER,
-  startControlPlane,
-} from "../test/harness/controlplane";
-import {
   ensureNamespace,
+  ENV_USE_EXISTING_CLUSTER,
   kubectl,
   kubectlRun,
   MODULE_NAMESPACE,
-  STORE_NAMESPACE,
-} from "../test/harness/kube";
-import { OBSERVED_DEADLINE_MS, PEPR_FLUSH_INTERVAL_MS } from "../capabilities/deadlines";
-import { buildModule, ModuleProcess, startModule } from "../test/harness/module";
-import { storeName } from "../test/harness/paths";
+  ModuleProcess,
+  startControlPlane,
+  startModule,
+} from "../cluster";
+import { OBSERVED_DEADLINE_MS } from "../capabilities/deadlines";
+import { FLUSH_INTERVAL_MS, STORE_NAMESPACE, storeName } from "../store/contract";
 
 const STEPS = 6;
 const started = Date.now();
@@ -84,7 +83,7 @@ async function main(): Promise<number> {
     done();
 
     step(
-      `waiting for the watcher to log "observed" (Pepr flushes every ${PEPR_FLUSH_INTERVAL_MS / 1000} s; ` +
+      `waiting for the watcher to log "observed" (Pepr flushes every ${FLUSH_INTERVAL_MS / 1000} s; ` +
         `gives up after ${OBSERVED_DEADLINE_MS / 1000} s)`,
     );
     const observed = await mod.waitForLog(

@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 
 import { StoreError, StoreErrorCode } from "./errors";
 import { OUTPUT_FORMATS, OutputFormat, formatChange, formatSnapshot } from "./format";
-import { PACKAGE_NAME, moduleUUID } from "./module";
+import { PACKAGE_NAME, moduleUUID } from "./contract";
 import { readStore, watchStore } from "./read";
 
 /** The CLI's exit codes. */

@@ -26,25 +26,7 @@
 // So with known names the decoding is exact; without them a capability name containing `-v2-`
 // cannot be told apart from a key containing `-v2-`, and the key wins (`a-v2-b-v2-c` is
 // capability `a`, key `b-v2-c`).
-
-/** Namespace of every PeprStore (pepr src/lib/controller/store.ts `namespace`). */
-export const STORE_NAMESPACE = "pepr-system";
-/** Key Pepr puts in a new store because "JSON Patch will die if the data is empty". */
-export const PLACEHOLDER_KEY = "__pepr_do_not_delete__";
-/** Label holding `Date.now()` of Pepr's last patch to the store (storeCache.ts updateCacheID). */
-export const CACHE_ID_LABEL = "pepr.dev-cacheID";
-/** What separates the capability name from the key in Pepr's v2 key format. */
-export const V2_SEPARATOR = "-v2-";
-
-/**
- * The name of a module's PeprStore (pepr src/lib/controller/index.ts).
- *
- * @param uuid - the module's uuid (package.json `pepr.uuid`)
- * @returns `pepr-<uuid>-store`
- */
-export function storeName(uuid: string): string {
-  return `pepr-${uuid}-store`;
-}
+import { CACHE_ID_LABEL, PLACEHOLDER_KEY, V2_SEPARATOR } from "./contract";
 
 /** One capability's part of the store. */
 export interface CapabilityData {

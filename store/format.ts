@@ -1,7 +1,8 @@
 // How the CLI prints a store and its changes: table (default), JSON or YAML. Pure functions.
 import { stringify } from "yaml";
 
-import { CACHE_ID_LABEL, byCodeUnits } from "./decode";
+import { CACHE_ID_LABEL } from "./contract";
+import { byCodeUnits } from "./decode";
 import type { StoreChangeEvent, StoreSnapshot } from "./read";
 
 /** The output formats of the CLI's `-o`. */

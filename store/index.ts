@@ -2,7 +2,7 @@
 // Importing it registers the PeprStore kind with kubernetes-fluent-client.
 
 /** Read a store once, or watch it for key changes. */
-export { readStore, watchStore, PEPR_STORE_RESOURCE } from "./read";
+export { readStore, watchStore } from "./read";
 /** Options and results of readStore and watchStore. */
 export type {
   StoreOptions,
@@ -11,8 +11,8 @@ export type {
   WatchOptions,
   StoreWatch,
 } from "./read";
-/** The PeprStore kind (kubernetes-fluent-client GenericKind) and its group/version/kind. */
-export { PeprStore, PEPR_STORE_GVK } from "./peprstore";
+/** The PeprStore kind (kubernetes-fluent-client GenericKind), registered on import. */
+export { PeprStore } from "./peprstore";
 /** Pure decoding of a PeprStore's data: no cluster needed. */
 export {
   decodeStoreData,
@@ -20,11 +20,6 @@ export {
   inferCapabilities,
   diffDecoded,
   lastFlushTime,
-  storeName,
-  STORE_NAMESPACE,
-  PLACEHOLDER_KEY,
-  CACHE_ID_LABEL,
-  V2_SEPARATOR,
 } from "./decode";
 /** Types of the decoded data and its changes. */
 export type { CapabilityData, DecodedData, KeyClass, StoreChange, ChangeType } from "./decode";
@@ -42,8 +37,26 @@ export {
 } from "./errors";
 /** The `code` of each error class. */
 export type { StoreErrorCode } from "./errors";
-/** This module's uuid and capability names, the defaults of readStore and watchStore. */
-export { moduleUUID, MODULE_CAPABILITIES, PACKAGE_NAME } from "./module";
+/** The store contract: where and how Pepr keeps a module's Store (namespace, name, keys, timings). */
+export {
+  STORE_NAMESPACE,
+  PEPR_STORE_GVK,
+  PEPR_STORE_RESOURCE,
+  PLACEHOLDER_KEY,
+  PLACEHOLDER_VALUE,
+  PLACEHOLDER,
+  CACHE_ID_LABEL,
+  V2_SEPARATOR,
+  keyPrefix,
+  storeName,
+  FLUSH_INTERVAL_MS,
+  RECEIVE_DEBOUNCE_MS,
+  SET_ITEM_AND_WAIT_MS,
+  moduleUUID,
+  PACKAGE_NAME,
+} from "./contract";
+/** This module's capability names, the default of readStore and watchStore. */
+export { MODULE_CAPABILITIES } from "./module";
 /** The CLI's output formats, as a library (the CLI itself is ./cli.ts). */
 export { formatSnapshot, formatChange, formatTable, OUTPUT_FORMATS } from "./format";
 /** The output format names. */

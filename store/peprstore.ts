@@ -3,6 +3,8 @@
 // RegisterKind for it in this package.
 import { GenericKind, RegisterKind } from "kubernetes-fluent-client";
 
+import { PEPR_STORE_GVK } from "./contract";
+
 /**
  * A PeprStore: Pepr keeps every capability's Store of one module in a single resource of this
  * kind, `pepr-<uuid>-store` in namespace `pepr-system` (CRD `peprstores.pepr.dev`, where `data`
@@ -12,13 +14,5 @@ export class PeprStore extends GenericKind {
   /** The store's keys (`<capability>-v2-<key>`) and values, plus Pepr's placeholder. */
   declare data?: Record<string, string>;
 }
-
-/** The group, version, kind and plural of {@link PeprStore}, as Pepr 1.1.4 registers them. */
-export const PEPR_STORE_GVK = {
-  group: "pepr.dev",
-  version: "v1",
-  kind: "PeprStore",
-  plural: "peprstores",
-} as const;
 
 RegisterKind(PeprStore, PEPR_STORE_GVK);

@@ -5,13 +5,18 @@ import { K8s, WatchEvent } from "kubernetes-fluent-client";
 import {
   CapabilityData,
   DecodedData,
-  STORE_NAMESPACE,
   StoreChange,
   decodeStoreData,
   diffDecoded,
   lastFlushTime,
-  storeName,
 } from "./decode";
+import {
+  PEPR_STORE_GVK,
+  PEPR_STORE_RESOURCE,
+  STORE_NAMESPACE,
+  moduleUUID,
+  storeName,
+} from "./contract";
 import {
   ApiError,
   ClusterUnreachableError,
@@ -23,11 +28,8 @@ import {
   UnknownCapabilityError,
 } from "./errors";
 import { ClusterTarget, KubeconfigOptions, useKubeconfig } from "./kubeconfig";
-import { MODULE_CAPABILITIES, moduleUUID } from "./module";
-import { PEPR_STORE_GVK, PeprStore } from "./peprstore";
-
-/** The resource name used in messages: `peprstores.pepr.dev`. */
-export const PEPR_STORE_RESOURCE = `${PEPR_STORE_GVK.plural}.${PEPR_STORE_GVK.group}`;
+import { MODULE_CAPABILITIES } from "./module";
+import { PeprStore } from "./peprstore";
 
 /** What to read. Every field is optional. */
 export interface StoreOptions extends KubeconfigOptions {

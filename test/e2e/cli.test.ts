@@ -7,17 +7,21 @@ import os from "node:os";
 import path from "node:path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 
-import { CliProcess, buildStoreCli, runCli, startCli } from "../harness/cli";
-import { ControlPlane, startControlPlane } from "../harness/controlplane";
 import {
+  buildStoreCli,
+  CliProcess,
+  ControlPlane,
   createConfigMap,
   getStore,
   kubectl,
   PeprStoreObject,
-  STORE_NAMESPACE,
+  prepareCluster,
+  runCli,
+  startCli,
+  startControlPlane,
   waitForPermission,
-} from "../harness/kube";
-import { prepareCluster } from "../harness/module";
+} from "../../cluster";
+import { STORE_NAMESPACE } from "../../store/contract";
 import {
   CAPABILITY,
   MODULE_NAMESPACE,

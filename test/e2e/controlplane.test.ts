@@ -5,10 +5,15 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 
-import { ControlPlane, ControlPlaneError, startControlPlane } from "../harness/controlplane";
-import { kubectl, kubectlRun } from "../harness/kube";
-import { PEPR_STORE_CRD } from "../harness/module";
-import { waitFor } from "../harness/wait";
+import {
+  ControlPlane,
+  ControlPlaneError,
+  kubectl,
+  kubectlRun,
+  PEPR_STORE_CRD,
+  startControlPlane,
+  waitFor,
+} from "../../cluster";
 
 const local = process.env.USE_EXISTING_CLUSTER !== "true";
 const describeLocal = local ? describe : describe.skip;

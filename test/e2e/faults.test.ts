@@ -7,13 +7,15 @@ import {
   getStore,
   kubectl,
   kubectlRun,
-  STORE_NAMESPACE,
+  LogRecord,
+  ModuleProcess,
+  sleep,
+  startModule,
+  waitFor,
   waitForStore,
-} from "../harness/kube";
-import type { AuditEvent } from "../harness/kube";
-import { LogRecord, ModuleProcess, startModule } from "../harness/module";
-import { storeName } from "../harness/paths";
-import { sleep, waitFor } from "../harness/wait";
+  type AuditEvent,
+} from "../../cluster";
+import { STORE_NAMESPACE, storeName } from "../../store/contract";
 import {
   EXPECTED_DATA,
   MODULE_NAMESPACE,
@@ -27,6 +29,7 @@ import {
   waitForObserved,
   waitForWatchEvent,
   waitUntil,
+  PLACEHOLDER,
 } from "./scenario";
 
 /** The outage the first test simulates. */
@@ -148,7 +151,7 @@ describe("faults", () => {
       expect(await target.mod.exited).toBe("SIGKILL");
       return Infinity; // any PATCH of the keys before the restart means the flush won
     });
-    expect((await getStore(sc.cp))?.data).toEqual({ __pepr_do_not_delete__: "k-thx-bye" });
+    expect((await getStore(sc.cp))?.data).toEqual(PLACEHOLDER);
 
     // The restarted watcher lists ConfigMaps, sees observe as added, and runs the capability.
     restarted = await startModule(sc.cp);

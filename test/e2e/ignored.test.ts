@@ -3,9 +3,15 @@
 // merges every write queued within one 4 s flush interval into one PATCH, so the decoys get a
 // window of their own: after the first real trigger (which shows the flush phase), the decoys,
 // then two whole flush intervals in which no PATCH may reach the store, then the second trigger.
-import { PEPR_FLUSH_INTERVAL_MS } from "../../capabilities/deadlines";
-import { createConfigMap, ensureNamespace, getStore, kubectl, kubectlRun } from "../harness/kube";
-import { waitFor } from "../harness/wait";
+import {
+  createConfigMap,
+  ensureNamespace,
+  getStore,
+  kubectl,
+  kubectlRun,
+  waitFor,
+} from "../../cluster";
+import { FLUSH_INTERVAL_MS } from "../../store/contract";
 import {
   CACHE_ID_OP,
   EXPECTED_DATA,
@@ -56,7 +62,7 @@ describe("events the capability ignores", () => {
     const lastDecoy = await waitForWatchEvent(s.mod, "DELETED", MODULE_NAMESPACE, "observe");
     // 5. two flush ticks after the watcher handled the last decoy: anything a decoy had queued
     // would have been sent on the first of them
-    const secondTick = nextPhase(s.mod, lastDecoy.time, 0) + PEPR_FLUSH_INTERVAL_MS;
+    const secondTick = nextPhase(s.mod, lastDecoy.time, 0) + FLUSH_INTERVAL_MS;
     await waitUntil("two flush ticks after the decoys", secondTick + PATCH_SETTLE_MS);
     marks.secondCreate = Date.now();
     // 6. observe created again: the capability runs again with the same keys and values

@@ -8,18 +8,21 @@ import path from "node:path";
 import type { V1PolicyRule } from "@kubernetes/client-node";
 import { parse, parseAllDocuments } from "yaml";
 
-import { ControlPlane, startControlPlane } from "../harness/controlplane";
 import {
+  buildModule,
+  ControlPlane,
   createConfigMap,
   getStore,
   kubectl,
   kubectlRun,
-  readAudit,
-  STORE_NAMESPACE,
+  ModuleProcess,
+  prepareCluster,
+  auditLog,
+  startControlPlane,
+  startModule,
   waitForPermission,
-} from "../harness/kube";
-import { buildModule, ModuleProcess, prepareCluster, startModule } from "../harness/module";
-import { moduleUUID, storeName } from "../harness/paths";
+} from "../../cluster";
+import { moduleUUID, STORE_NAMESPACE, storeName } from "../../store/contract";
 import { EXPECTED_DATA, MODULE_NAMESPACE, OBSERVED_TIMEOUT_MS } from "./scenario";
 
 const SERVICE_ACCOUNT = `pepr-${moduleUUID()}`;
@@ -135,16 +138,19 @@ describe("the watcher as its scoped ServiceAccount", () => {
 
   it("runs the scenario: observed logged, exact CR data, written by the ServiceAccount", async () => {
     expect((await getStore(cp))?.data).toEqual(EXPECTED_DATA);
-    const patches = readAudit(cp).filter(
-      e =>
-        e.stage === "ResponseComplete" && e.verb === "patch" && e.objectRef?.name === storeName(),
-    );
+    const patches = auditLog(cp)
+      .all()
+      .filter(
+        e =>
+          e.stage === "ResponseComplete" && e.verb === "patch" && e.objectRef?.name === storeName(),
+      );
     expect(patches.length).toBeGreaterThan(0);
     expect(new Set(patches.map(p => p.user.username))).toEqual(new Set([USER]));
   });
 
   it("makes no request that RBAC denies", () => {
-    const denied = readAudit(cp)
+    const denied = auditLog(cp)
+      .all()
       .filter(e => e.user.username === USER && e.responseStatus?.code === 403)
       .map(e => `${e.verb} ${e.requestURI}`);
     expect(denied).toEqual([]);

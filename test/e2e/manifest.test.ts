@@ -2,9 +2,13 @@
 import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
 
-import { ControlPlane, startControlPlane } from "../harness/controlplane";
-import { kubectlRun } from "../harness/kube";
-import { buildModule, prepareCluster } from "../harness/module";
+import {
+  buildModule,
+  ControlPlane,
+  kubectlRun,
+  prepareCluster,
+  startControlPlane,
+} from "../../cluster";
 
 describe("dist/pepr-module-<uuid>.yaml", () => {
   let cp: ControlPlane;

@@ -1,32 +1,45 @@
 // What the e2e files share: one control plane + watcher per scenario, and the capability's
-// expected keys written out literally, so a change to the capability fails the tests.
-import { OBSERVED_DEADLINE_MS, PEPR_FLUSH_INTERVAL_MS } from "../../capabilities/deadlines";
-import { ControlPlane, startControlPlane } from "../harness/controlplane";
-import { waitFor } from "../harness/wait";
-import { MODULE_NAMESPACE, AuditEvent, storePatches } from "../harness/kube";
-import { LogRecord, ModuleOptions, ModuleProcess, startModule } from "../harness/module";
+// expected keys and values written out literally, so a change to the capability fails the tests
+// (where and how Pepr stores them comes from store/contract.ts, checked against Pepr by
+// test/unit/contract.test.ts).
+import {
+  auditLog,
+  type AuditEvent,
+  ControlPlane,
+  LogRecord,
+  MODULE_NAMESPACE,
+  ModuleOptions,
+  ModuleProcess,
+  startControlPlane,
+  startModule,
+  storePatches,
+  waitFor,
+} from "../../cluster";
+import { CACHE_ID_LABEL, FLUSH_INTERVAL_MS, keyPrefix, PLACEHOLDER } from "../../store/contract";
+import { OBSERVED_DEADLINE_MS } from "../../capabilities/deadlines";
 
 export const CAPABILITY = "hello-pepr-store-resources";
-export const PLACEHOLDER = { __pepr_do_not_delete__: "k-thx-bye" };
+export { PLACEHOLDER };
+const PREFIX = keyPrefix(CAPABILITY);
 /** The CR data after `observe` is created: Pepr 1.1.4 prefixes keys with `<capability>-v2-`. */
 export const EXPECTED_DATA = {
   ...PLACEHOLDER,
-  "hello-pepr-store-resources-v2-a": "1",
-  "hello-pepr-store-resources-v2-b": "2",
-  "hello-pepr-store-resources-v2-c": "3",
-  "hello-pepr-store-resources-v2-https://observed": "yay",
+  [`${PREFIX}a`]: "1",
+  [`${PREFIX}b`]: "2",
+  [`${PREFIX}c`]: "3",
+  [`${PREFIX}https://observed`]: "yay",
 };
 /** The JSON patch operations Pepr sends for them, in order (`/` escaped as `~1` in the path). */
 export const EXPECTED_OPS = [
-  { op: "add", path: "/data/hello-pepr-store-resources-v2-a", value: "1" },
-  { op: "add", path: "/data/hello-pepr-store-resources-v2-b", value: "2" },
-  { op: "add", path: "/data/hello-pepr-store-resources-v2-c", value: "3" },
-  { op: "add", path: "/data/hello-pepr-store-resources-v2-https:~1~1observed", value: "yay" },
+  { op: "add", path: `/data/${PREFIX}a`, value: "1" },
+  { op: "add", path: `/data/${PREFIX}b`, value: "2" },
+  { op: "add", path: `/data/${PREFIX}c`, value: "3" },
+  { op: "add", path: `/data/${PREFIX}https:~1~1observed`, value: "yay" },
 ];
 /** Every Pepr store PATCH ends by stamping the flush time (storeCache.ts updateCacheID). */
 export const CACHE_ID_OP = {
   op: "replace",
-  path: "/metadata/labels/pepr.dev-cacheID",
+  path: `/metadata/labels/${CACHE_ID_LABEL}`,
   value: expect.stringMatching(/^\d{13}$/),
 };
 /**
@@ -108,7 +121,7 @@ export function waitForWatchEvent(
 
 /** PATCHes to the store CR whose response completed at or after `sinceMs`. */
 export function patchesSince(cp: ControlPlane, sinceMs: number): AuditEvent[] {
-  return storePatches(cp).filter(e => Date.parse(e.stageTimestamp) >= sinceMs);
+  return storePatches(auditLog(cp)).filter(e => Date.parse(e.stageTimestamp) >= sinceMs);
 }
 
 /** Writes a timing line to stderr: reported, never asserted. */
@@ -139,8 +152,8 @@ export function lastFlushTick(mod: ModuleProcess): number {
  */
 export function nextPhase(mod: ModuleProcess, at: number, phaseMs: number): number {
   const tick = lastFlushTick(mod);
-  const intervals = Math.max(0, Math.ceil((at - tick - phaseMs) / PEPR_FLUSH_INTERVAL_MS));
-  return tick + phaseMs + intervals * PEPR_FLUSH_INTERVAL_MS;
+  const intervals = Math.max(0, Math.ceil((at - tick - phaseMs) / FLUSH_INTERVAL_MS));
+  return tick + phaseMs + intervals * FLUSH_INTERVAL_MS;
 }
 
 /** Waits until the clock reaches `time` (a point of the flush phase, see {@link nextPhase}). */

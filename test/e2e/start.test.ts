@@ -8,8 +8,7 @@ import path from "node:path";
 import { parse } from "yaml";
 
 import { OBSERVED_DEADLINE_MS } from "../../capabilities/deadlines";
-import { buildOutputs, repoRoot } from "../harness/paths";
-import { waitFor } from "../harness/wait";
+import { buildOutputs, repoRoot, waitFor } from "../../cluster";
 import { EXPECTED_DATA } from "./scenario";
 
 /**

@@ -1,9 +1,18 @@
 // The mission on a real API server: creating ConfigMap observe makes the capability write four keys
 // through the Pepr Store, and Pepr persists them, batched, in the module's PeprStore CR.
-import { createConfigMap, getStore, kubectl, STORE_NAMESPACE, waitForStore } from "../harness/kube";
-import { ControlPlane, startControlPlane } from "../harness/controlplane";
-import { LogRecord, ModuleProcess, prepareCluster, startModule } from "../harness/module";
-import { storeName } from "../harness/paths";
+import {
+  ControlPlane,
+  createConfigMap,
+  getStore,
+  kubectl,
+  LogRecord,
+  ModuleProcess,
+  prepareCluster,
+  startControlPlane,
+  startModule,
+  waitForStore,
+} from "../../cluster";
+import { STORE_NAMESPACE, storeName } from "../../store/contract";
 import {
   CACHE_ID_OP,
   EXPECTED_DATA,

@@ -6,9 +6,9 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 
-import { ControlPlane, startControlPlane } from "../harness/controlplane";
-import { kubectl } from "../harness/kube";
-import { prepareCluster } from "../harness/module";
+// cluster/kube.ts, not the barrel: the barrel loads Pepr's sources (cluster/module.ts), whose
+// kinds clash with those of the Pepr build the code under test loads.
+import { kubectl } from "../../cluster/kube";
 
 /** Names the JSON file global-setup.ts writes with the control plane's {@link IntegrationCluster}. */
 export const ENV_INTEGRATION_CLUSTER = "HPSR_INTEGRATION_CLUSTER";
@@ -19,29 +19,6 @@ export interface IntegrationCluster {
   kubectl: string;
   kubectlCacheDir?: string;
   server: string;
-}
-
-/**
- * Starts the control plane of the tier with pepr-system and the PeprStore CRD, and writes its
- * {@link IntegrationCluster} next to its kubeconfig for $HPSR_INTEGRATION_CLUSTER.
- */
-export async function startIntegrationCluster(): Promise<{ cp: ControlPlane; stateFile: string }> {
-  const cp = await startControlPlane();
-  try {
-    await prepareCluster(cp);
-  } catch (err) {
-    await cp.stop();
-    throw err;
-  }
-  const state: IntegrationCluster = {
-    kubeconfig: cp.kubeconfig,
-    kubectl: cp.kubectl,
-    kubectlCacheDir: cp.kubectlCacheDir,
-    server: cp.server,
-  };
-  const stateFile = path.join(path.dirname(cp.kubeconfig), "integration.json");
-  writeFileSync(stateFile, JSON.stringify(state));
-  return { cp, stateFile };
 }
 
 /** The control plane global-setup.ts started. */

@@ -2,8 +2,9 @@
 // the pepr-system namespace and the PeprStore CRD, for every file of the tier. No watcher. When
 // $HPSR_INTEGRATION_CLUSTER already names one (test/integration/with-cluster.ts, which
 // `npm run test:mutation` uses so that each mutant's run does not start its own), it is used.
-import type { ControlPlane } from "../harness/controlplane";
-import { ENV_INTEGRATION_CLUSTER, startIntegrationCluster } from "./cluster";
+import type { ControlPlane } from "../../cluster";
+import { ENV_INTEGRATION_CLUSTER } from "./cluster";
+import { startIntegrationCluster } from "./start";
 
 export default async function globalSetup(): Promise<void> {
   if (process.env[ENV_INTEGRATION_CLUSTER]) return;

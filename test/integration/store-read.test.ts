@@ -10,7 +10,7 @@ import {
 } from "../../store/errors";
 import { PeprStore } from "../../store/peprstore";
 import { StoreChangeEvent, httpStatus, readStore, watchStore } from "../../store/read";
-import { waitFor } from "../harness/wait";
+import { waitFor } from "../../cluster/wait";
 import {
   applyStore,
   closedPort,

@@ -4,7 +4,8 @@
 // control plane and exits with the command's code. `npm run test:mutation` runs StrykerJS so.
 import { spawn } from "node:child_process";
 
-import { ENV_INTEGRATION_CLUSTER, startIntegrationCluster } from "./cluster";
+import { ENV_INTEGRATION_CLUSTER } from "./cluster";
+import { startIntegrationCluster } from "./start";
 
 async function main(argv: string[]): Promise<number> {
   if (argv.length === 0) {

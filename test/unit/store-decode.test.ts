@@ -1,7 +1,5 @@
 // Decoding a PeprStore's data (store/decode.ts): the rules, their edge cases, and a round trip
 // through Pepr's own Storage to prove the keys come out the way the capability reads them.
-import { readFileSync } from "node:fs";
-import path from "node:path";
 
 import {
   classifyKey,
@@ -9,13 +7,12 @@ import {
   diffDecoded,
   inferCapabilities,
   lastFlushTime,
-  storeName,
 } from "../../store/decode";
-import { MODULE_CAPABILITIES, moduleUUID } from "../../store/module";
+import { PLACEHOLDER } from "../../store/contract";
+import { MODULE_CAPABILITIES } from "../../store/module";
 import { loadCapability } from "./helpers";
 
 const CAP = "hello-pepr-store-resources";
-const PLACEHOLDER = { __pepr_do_not_delete__: "k-thx-bye" };
 
 describe("decodeStoreData", () => {
   it("strips <capability>-v2- and hides the placeholder: the module's four keys", () => {
@@ -257,12 +254,6 @@ describe("diffDecoded", () => {
 });
 
 describe("this module", () => {
-  it("stores in pepr-<uuid>-store with the uuid of package.json", () => {
-    const pkg = JSON.parse(readFileSync(path.join(__dirname, "../../package.json"), "utf8"));
-    expect(moduleUUID()).toBe(pkg.pepr.uuid);
-    expect(storeName(moduleUUID())).toBe("pepr-hello-pepr-store-resources-store");
-  });
-
   it("has exactly the capabilities MODULE_CAPABILITIES names", async () => {
     const { capability } = await loadCapability();
     expect(MODULE_CAPABILITIES).toEqual([capability.name]);

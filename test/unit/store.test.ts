@@ -1,8 +1,5 @@
-import {
-  API_REQUEST_TIMEOUT_MS,
-  CONFIRM_WORST_CASE_MS,
-  PEPR_MAX_WAIT_MS,
-} from "../../capabilities/deadlines";
+import { API_REQUEST_TIMEOUT_MS, CONFIRM_WORST_CASE_MS } from "../../capabilities/deadlines";
+import { SET_ITEM_AND_WAIT_MS } from "../../store/contract";
 import { loadCapability, nextTurn, observeConfigMap, track } from "./helpers";
 
 /** One call Pepr's Storage made to its sender: what the StoreController would queue. */
@@ -312,7 +309,7 @@ describe("observeWatch against Pepr's Storage", () => {
     expect(logs("store writes not confirmed")).toEqual([
       expect.objectContaining({
         attempts: 4,
-        lastError: `MAX_WAIT_TIME elapsed: Key a not seen in ${PEPR_MAX_WAIT_MS / 1000}s`,
+        lastError: `MAX_WAIT_TIME elapsed: Key a not seen in ${SET_ITEM_AND_WAIT_MS / 1000}s`,
       }),
     ]);
   });

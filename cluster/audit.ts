@@ -1,9 +1,24 @@
-// The control plane's audit log, read incrementally: the benchmark reads it after every run, and
-// the prefill PATCHes are logged with their bodies (hundreds of KB each), so re-reading the whole
-// file each time (as test/harness/kube.ts readAudit does) would grow quadratically.
+// The local control plane's audit log (one JSON audit.k8s.io/v1 Event per line), read
+// incrementally: tests and the benchmark read it again and again, and the benchmark's prefill
+// PATCHes are logged with their bodies (hundreds of KB each), so re-reading the whole file each
+// time would grow quadratically. The one audit-log reader of the project.
 import { closeSync, openSync, readSync, statSync } from "node:fs";
 
-import type { AuditEvent } from "../test/harness/kube";
+import { moduleUUID, PEPR_STORE_GVK, storeName } from "../store/contract";
+import type { ControlPlane } from "./controlplane";
+
+/** One audit event (audit.k8s.io/v1 Event), the fields the tests and the benchmark use. */
+export interface AuditEvent {
+  stage: string;
+  verb: string;
+  requestURI: string;
+  user: { username: string };
+  objectRef?: { resource?: string; namespace?: string; name?: string; apiGroup?: string };
+  responseStatus?: { code: number };
+  requestObject?: unknown;
+  requestReceivedTimestamp: string;
+  stageTimestamp: string;
+}
 
 /** The user agent of kubernetes-fluent-client, the watcher's API client (seen in the audit log). */
 export const WATCHER_USER_AGENT = "kubernetes-fluent-client";
@@ -31,7 +46,10 @@ export function parseMicroTime(ts: string): number {
   return Date.parse(`${m[1]}Z`) + fraction;
 }
 
-/** Follows an audit log file: `poll()` returns the events appended since the last call. */
+/**
+ * Follows an audit log file: `poll()` returns the events appended since the last call. Request
+ * bodies are kept for the watcher's requests only ({@link WATCHER_USER_AGENT}).
+ */
 export class AuditTail {
   #offset = 0;
   #partial = "";
@@ -67,6 +85,12 @@ export class AuditTail {
     return fresh;
   }
 
+  /** Every event so far, polling the file first. */
+  all(): Audited[] {
+    this.poll();
+    return this.events;
+  }
+
   /** Completed requests matching `match`, polling the file first. */
   completed(match: (e: Audited) => boolean): Audited[] {
     this.poll();
@@ -85,7 +109,7 @@ export function watcherPatches(
     e =>
       e.userAgent === WATCHER_USER_AGENT &&
       e.verb === "patch" &&
-      e.objectRef?.resource === "peprstores" &&
+      e.objectRef?.resource === PEPR_STORE_GVK.plural &&
       e.objectRef.name === name &&
       e.receivedMs >= fromMs &&
       e.receivedMs < toMs,
@@ -125,4 +149,32 @@ export function watcherCalls(audit: AuditTail, fromMs: number, toMs: number): Ca
     rows.set(key, row);
   }
   return [...rows.values()];
+}
+
+const tails = new WeakMap<ControlPlane, AuditTail>();
+
+/**
+ * The audit log of a local control plane, one {@link AuditTail} per control plane, so each read
+ * only parses what was appended since the last one.
+ *
+ * @throws Error on an existing cluster (USE_EXISTING_CLUSTER), whose audit log is not ours
+ */
+export function auditLog(cp: ControlPlane): AuditTail {
+  if (!cp.local) throw new Error("the audit log is only available on the local control plane");
+  let tail = tails.get(cp);
+  if (!tail) {
+    tail = new AuditTail(cp.local.auditLog);
+    tails.set(cp, tail);
+  }
+  return tail;
+}
+
+/** Completed PATCH requests (by anyone) to the PeprStore `name`, in order. */
+export function storePatches(audit: AuditTail, name = storeName(moduleUUID())): Audited[] {
+  return audit.completed(
+    e =>
+      e.verb === "patch" &&
+      e.objectRef?.resource === PEPR_STORE_GVK.plural &&
+      e.objectRef.name === name,
+  );
 }

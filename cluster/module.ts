@@ -8,8 +8,14 @@ import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 
+import type { V1CustomResourceDefinition } from "@kubernetes/client-node";
+// Pepr's own PeprStore CRD object, as `pepr deploy`, `pepr dev` and the in-cluster controller
+// apply it (it is not in the `pepr build` manifest, and Pepr's package entry does not export it).
+import { peprStoreCRD } from "pepr/src/lib/assets/store";
+
+import { PEPR_STORE_RESOURCE, STORE_NAMESPACE } from "../store/contract";
 import type { ControlPlane } from "./controlplane";
-import { kubectl, STORE_NAMESPACE } from "./kube";
+import { applyObject, ensureNamespace, objectApi } from "./kube";
 import { buildOutputs, repoRoot } from "./paths";
 import { seconds, TimeoutError, waitFor } from "./wait";
 
@@ -26,34 +32,10 @@ const STOP_TIMEOUT_MS = 10_000;
 /** Preloaded into the watcher so that it stops when the process that started it dies. */
 const EXIT_WITH_PARENT = path.join(__dirname, "exit-with-parent.cjs");
 
-/**
- * The PeprStore CRD exactly as Pepr 1.1.4 applies it (src/lib/assets/store.ts `peprStoreCRD`,
- * applied by `pepr deploy`, `pepr dev` and the in-cluster controller; it is not in the
- * `pepr build` manifest).
- */
-export const PEPR_STORE_CRD = {
-  apiVersion: "apiextensions.k8s.io/v1",
-  kind: "CustomResourceDefinition",
-  metadata: { name: "peprstores.pepr.dev" },
-  spec: {
-    group: "pepr.dev",
-    versions: [
-      {
-        name: "v1",
-        served: true,
-        storage: true,
-        schema: {
-          openAPIV3Schema: {
-            type: "object",
-            properties: { data: { type: "object", additionalProperties: { type: "string" } } },
-          },
-        },
-      },
-    ],
-    scope: "Namespaced",
-    names: { plural: "peprstores", singular: "peprstore", kind: "PeprStore" },
-  },
-};
+/** Pepr's PeprStore CRD (node_modules/pepr/src/lib/assets/store.ts `peprStoreCRD`). */
+export const PEPR_STORE_CRD = peprStoreCRD;
+/** Deadline for the PeprStore CRD to be Established after it is applied. */
+const CRD_ESTABLISHED_TIMEOUT_MS = 60_000;
 
 /** One pino log record of the watcher. */
 export interface LogRecord {
@@ -117,18 +99,22 @@ export function buildModule(progress = false): { bundle: string; manifest: strin
 }
 
 /** Creates the pepr-system namespace and the PeprStore CRD, and waits until the CRD is served. */
-export async function prepareCluster(cp: ControlPlane): Promise<void> {
-  const ns = { apiVersion: "v1", kind: "Namespace", metadata: { name: STORE_NAMESPACE } };
-  await kubectl(cp, ["apply", "-f", "-"], { input: JSON.stringify(ns) });
-  await kubectl(cp, ["apply", "--server-side", "--force-conflicts", "-f", "-"], {
-    input: JSON.stringify(PEPR_STORE_CRD),
-  });
-  await kubectl(cp, [
-    "wait",
-    "--for=condition=Established",
-    "--timeout=60s",
-    "crd/peprstores.pepr.dev",
-  ]);
+export async function prepareCluster(cp: Pick<ControlPlane, "kubeconfig">): Promise<void> {
+  await ensureNamespace(cp, STORE_NAMESPACE);
+  await applyObject(cp, PEPR_STORE_CRD);
+  await waitFor(
+    `CRD ${PEPR_STORE_RESOURCE} to be Established`,
+    async () => {
+      const crd = await objectApi(cp).read<V1CustomResourceDefinition>({
+        apiVersion: "apiextensions.k8s.io/v1",
+        kind: "CustomResourceDefinition",
+        metadata: { name: PEPR_STORE_RESOURCE },
+      });
+      const established = crd.status?.conditions?.find(c => c.type === "Established");
+      return established?.status === "True" ? true : undefined;
+    },
+    CRD_ESTABLISHED_TIMEOUT_MS,
+  );
 }
 
 /** Makes a self-signed TLS pair for the watcher's /healthz server (openssl). */

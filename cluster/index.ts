@@ -1,0 +1,78 @@
+// The local-cluster package: a real Kubernetes control plane on 127.0.0.1 (./controlplane/, Go),
+// the module's watcher as a local process, and the ways to talk to both. `npm start`
+// (scripts/start.ts), the benchmark (bench/) and the e2e tests (test/e2e/) are its callers; it
+// imports none of them. See README.md in this folder.
+
+/** Build and start the control plane (or use an existing cluster), and stop it. */
+export { buildControlPlane, startControlPlane, ControlPlaneError } from "./controlplane";
+/** The control plane handle, its start options and its ready line. */
+export type { ControlPlane, StartOptions, ReadyLine } from "./controlplane";
+/** Environment overrides and defaults of the control plane. */
+export {
+  ENV_USE_EXISTING_CLUSTER,
+  ENV_START_TIMEOUT,
+  DEFAULT_START_TIMEOUT_MS,
+  STOP_TIMEOUT_MS,
+} from "./controlplane";
+
+/** Build the module (`npx pepr build`), prepare a cluster for it and run its watcher. */
+export {
+  buildModule,
+  prepareCluster,
+  startModule,
+  makeTLSPair,
+  assertWatcherPortFree,
+} from "./module";
+/** The running watcher, its options and its parsed log records. */
+export type { ModuleProcess, ModuleOptions, LogRecord } from "./module";
+/** The watcher's log messages, port, deadlines, and Pepr's own PeprStore CRD. */
+export {
+  STARTUP_COMPLETE,
+  STORE_CREATE_FAILED,
+  DEFAULT_MODULE_START_TIMEOUT_MS,
+  WATCHER_PORT,
+  ENV_WATCHER_PORT_WAIT,
+  PEPR_STORE_CRD,
+} from "./module";
+
+/** Objects through @kubernetes/client-node: read, create, apply, delete, wait for the store. */
+export {
+  objectApi,
+  isStatus,
+  getStore,
+  waitForStore,
+  createObject,
+  applyObject,
+  deleteObject,
+  ensureNamespace,
+  createConfigMap,
+  MODULE_NAMESPACE,
+  FIELD_MANAGER,
+} from "./kube";
+/** kubectl as a user runs it, and `kubectl auth can-i` until RBAC says yes. */
+export { kubectl, kubectlRun, waitForPermission } from "./kube";
+/** A kubectl run's result, and the PeprStore as the API server returns it. */
+export type { KubectlResult, PeprStoreObject } from "./kube";
+
+/** The control plane's audit log, read incrementally, and the queries on it. */
+export {
+  AuditTail,
+  auditLog,
+  storePatches,
+  watcherPatches,
+  watcherCalls,
+  parseMicroTime,
+  WATCHER_USER_AGENT,
+} from "./audit";
+/** Audit events and the per-call counts. */
+export type { AuditEvent, Audited, CallCount } from "./audit";
+
+/** Run this package's CLI (bin/) as a user does. */
+export { buildStoreCli, startCli, runCli, CLI_NAME, DEFAULT_CLI_TIMEOUT_MS } from "./cli";
+/** A CLI run's result, options and running process. */
+export type { CliResult, CliOptions, CliProcess } from "./cli";
+
+/** Waiting on a condition with a deadline that names what it waited for. */
+export { waitFor, sleep, seconds, TimeoutError, DEFAULT_WAIT_MS, DEFAULT_POLL_MS } from "./wait";
+/** The repository root and the files `npx pepr build` writes. */
+export { repoRoot, buildOutputs } from "./paths";

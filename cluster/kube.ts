@@ -1,0 +1,264 @@
+// Talking to the API server. Objects are read and written with @kubernetes/client-node, one
+// client per kubeconfig (kubernetes-fluent-client reads only the process-wide $KUBECONFIG, and the
+// tests hold several control planes and users at once); kubectl runs where the point is to run
+// kubectl as a user would.
+import { execFile } from "node:child_process";
+
+import {
+  ApiException,
+  KubeConfig,
+  KubernetesObject,
+  KubernetesObjectApi,
+  PatchStrategy,
+} from "@kubernetes/client-node";
+
+import {
+  moduleUUID,
+  PEPR_STORE_GVK,
+  STORE_NAMESPACE,
+  storeName as storeNameOf,
+} from "../store/contract";
+import type { ControlPlane } from "./controlplane";
+import { waitFor } from "./wait";
+
+/** Namespace the capability watches. */
+export const MODULE_NAMESPACE = "hello-pepr-store-resources";
+/** The field manager of the harness's server-side applies. */
+export const FIELD_MANAGER = "hello-pepr-store-resources-cluster";
+
+export interface KubectlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs kubectl against `cp` (or `kubeconfig`) and resolves with its exit code and output.
+ * Never rejects on a non-zero exit: callers assert on `code`.
+ */
+export function kubectlRun(
+  cp: Pick<ControlPlane, "kubectl" | "kubeconfig" | "kubectlCacheDir">,
+  args: string[],
+  options: { input?: string; kubeconfig?: string } = {},
+): Promise<KubectlResult> {
+  const cacheDir = cp.kubectlCacheDir ? [`--cache-dir=${cp.kubectlCacheDir}`] : [];
+  return new Promise(resolve => {
+    const child = execFile(
+      cp.kubectl,
+      ["--request-timeout=20s", ...cacheDir, ...args],
+      {
+        // KUBERC=off: no aliases or defaults from the user's ~/.kube/kuberc
+        env: { ...process.env, KUBECONFIG: options.kubeconfig ?? cp.kubeconfig, KUBERC: "off" },
+        maxBuffer: 256 << 20,
+      },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+    child.stdin?.end(options.input ?? "");
+  });
+}
+
+/** Runs kubectl and returns stdout; throws with kubectl's stderr on a non-zero exit. */
+export async function kubectl(
+  cp: Pick<ControlPlane, "kubectl" | "kubeconfig" | "kubectlCacheDir">,
+  args: string[],
+  options: { input?: string; kubeconfig?: string } = {},
+): Promise<string> {
+  const result = await kubectlRun(cp, args, options);
+  if (result.code !== 0) {
+    throw new Error(`kubectl ${args.join(" ")} exited ${result.code}: ${result.stderr.trim()}`);
+  }
+  return result.stdout;
+}
+
+/** The PeprStore CR as the API server returns it. */
+export interface PeprStoreObject extends KubernetesObject {
+  metadata: {
+    name: string;
+    namespace: string;
+    resourceVersion: string;
+    labels?: Record<string, string>;
+  };
+  data?: Record<string, string>;
+}
+
+const clients = new Map<string, KubernetesObjectApi>();
+
+/**
+ * A client-node object client for `kubeconfig` (default the control plane's), made once per path.
+ * $KUBECONFIG may be a list of files: then client-node merges it as kubectl does.
+ */
+export function objectApi(
+  cp: Pick<ControlPlane, "kubeconfig">,
+  kubeconfig = cp.kubeconfig,
+): KubernetesObjectApi {
+  let client = clients.get(kubeconfig);
+  if (!client) {
+    const kc = new KubeConfig();
+    if (kubeconfig === process.env.KUBECONFIG) kc.loadFromDefault();
+    else kc.loadFromFile(kubeconfig);
+    client = KubernetesObjectApi.makeApiClient(kc);
+    clients.set(kubeconfig, client);
+  }
+  return client;
+}
+
+/** Whether `err` is the API server's answer with HTTP status `code`. */
+export function isStatus(err: unknown, code: number): boolean {
+  return err instanceof ApiException && err.code === code;
+}
+
+/** Reads the module's PeprStore CR, or `undefined` when it does not exist. */
+export async function getStore(
+  cp: Pick<ControlPlane, "kubeconfig">,
+  name = storeNameOf(moduleUUID()),
+): Promise<PeprStoreObject | undefined> {
+  try {
+    return await objectApi(cp).read<PeprStoreObject>({
+      apiVersion: `${PEPR_STORE_GVK.group}/${PEPR_STORE_GVK.version}`,
+      kind: PEPR_STORE_GVK.kind,
+      metadata: { name, namespace: STORE_NAMESPACE },
+    });
+  } catch (err) {
+    if (isStatus(err, 404)) return undefined;
+    throw new Error(`get PeprStore ${name} in namespace ${STORE_NAMESPACE}: ${describe(err)}`, {
+      cause: err,
+    });
+  }
+}
+
+/** Waits until the store CR's data satisfies `done` and returns the CR. */
+export function waitForStore(
+  cp: Pick<ControlPlane, "kubeconfig">,
+  what: string,
+  done: (data: Record<string, string>, store: PeprStoreObject) => boolean,
+  timeoutMs?: number,
+): Promise<PeprStoreObject> {
+  const name = storeNameOf(moduleUUID());
+  return waitFor(
+    `PeprStore ${name} ${what}`,
+    async () => {
+      const store = await getStore(cp, name);
+      return store && done(store.data ?? {}, store) ? store : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/** Creates `object`; with `exists: "ok"` an AlreadyExists answer (409) is no error. */
+export async function createObject<T extends KubernetesObject>(
+  cp: Pick<ControlPlane, "kubeconfig">,
+  object: T,
+  options: { exists?: "ok" | "fail" } = {},
+): Promise<T | undefined> {
+  try {
+    return await objectApi(cp).create(object);
+  } catch (err) {
+    if (options.exists === "ok" && isStatus(err, 409)) return undefined;
+    throw new Error(`create ${describeObject(object)}: ${describe(err)}`, { cause: err });
+  }
+}
+
+/** Server-side applies `object` (forcing conflicts), as `kubectl apply --server-side --force-conflicts`. */
+export async function applyObject<T extends KubernetesObject>(
+  cp: Pick<ControlPlane, "kubeconfig">,
+  object: T,
+): Promise<T> {
+  try {
+    return await objectApi(cp).patch(
+      object,
+      undefined,
+      undefined,
+      FIELD_MANAGER,
+      true,
+      PatchStrategy.ServerSideApply,
+    );
+  } catch (err) {
+    throw new Error(`apply ${describeObject(object)}: ${describe(err)}`, { cause: err });
+  }
+}
+
+/** Deletes `object`; a NotFound answer (404) is no error. Returns whether it existed. */
+export async function deleteObject(
+  cp: Pick<ControlPlane, "kubeconfig">,
+  object: KubernetesObject,
+): Promise<boolean> {
+  try {
+    await objectApi(cp).delete(object);
+    return true;
+  } catch (err) {
+    if (isStatus(err, 404)) return false;
+    throw new Error(`delete ${describeObject(object)}: ${describe(err)}`, { cause: err });
+  }
+}
+
+/** Creates a namespace unless it exists; returns whether it created it. */
+export async function ensureNamespace(
+  cp: Pick<ControlPlane, "kubeconfig">,
+  namespace: string,
+): Promise<boolean> {
+  const created = await createObject(
+    cp,
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } },
+    { exists: "ok" },
+  );
+  return created !== undefined;
+}
+
+/** Creates a ConfigMap (and its namespace if needed). */
+export async function createConfigMap(
+  cp: Pick<ControlPlane, "kubeconfig">,
+  namespace: string,
+  name: string,
+): Promise<void> {
+  await ensureNamespace(cp, namespace);
+  await createObject(cp, {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name, namespace },
+    data: { created: "by-test" },
+  } as KubernetesObject);
+}
+
+/** `Kind namespace/name`, for messages. */
+function describeObject(object: KubernetesObject): string {
+  const ns = object.metadata?.namespace ? `${object.metadata.namespace}/` : "";
+  return `${object.kind} ${ns}${object.metadata?.name}`;
+}
+
+/** The API server's message for an ApiException (HTTP code and Status message), else the error's. */
+function describe(err: unknown): string {
+  if (err instanceof ApiException) {
+    let body: unknown = err.body;
+    try {
+      if (typeof body === "string") body = JSON.parse(body);
+    } catch {
+      // not JSON: keep the text
+    }
+    const message = (body as { message?: unknown } | undefined)?.message;
+    return `HTTP ${err.code}: ${typeof message === "string" ? message : String(err.body ?? "")}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Waits until `kubectl auth can-i <verb> <resource>` says yes for the kubeconfig's user (or
+ * `--as` user). RBAC reads bindings from an informer cache, so a binding just created takes a
+ * moment to apply; a client started before then is refused.
+ *
+ * @param scope - `["-n", ns]`, `["--all-namespaces"]`, and/or `["--as=<user>"]`
+ */
+export async function waitForPermission(
+  cp: Pick<ControlPlane, "kubectl" | "kubeconfig" | "kubectlCacheDir">,
+  verb: string,
+  resource: string,
+  scope: string[],
+  options: { kubeconfig?: string } = {},
+): Promise<void> {
+  await waitFor(`permission to ${verb} ${resource} (${scope.join(" ")})`, async () => {
+    const canI = await kubectlRun(cp, ["auth", "can-i", verb, resource, ...scope], options);
+    return canI.code === 0 ? true : undefined;
+  });
+}
