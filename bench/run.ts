@@ -38,7 +38,7 @@ import {
   watcherCalls,
   watcherPatches,
 } from "../cluster";
-import { moduleUUID, storeName } from "../store/contract";
+import { scheduleStoreName, storeName } from "../store/contract";
 import { latencyChart, scaleChart } from "./charts";
 import { peprTimings } from "./pepr";
 import { describeMachine, loadAverage, sampleProcess } from "./proc";
@@ -211,7 +211,7 @@ function buildAll(loadAtStart: number) {
  */
 async function watcherStartup(audit: AuditTail, mod: ModuleProcess, started: number) {
   const wallSeconds = (Date.now() - started) / 1000;
-  const schedule = `pepr-${moduleUUID()}-schedule`;
+  const schedule = scheduleStoreName();
   await waitFor(
     `the watcher's WATCH on ${schedule} in the audit log`,
     () => {

@@ -46,16 +46,26 @@ export function parseMicroTime(ts: string): number {
   return Date.parse(`${m[1]}Z`) + fraction;
 }
 
+/** Which events keep their request body (`requestObject`). */
+export type KeepBody = (e: Audited) => boolean;
+
+/** The default of {@link AuditTail}: the watcher's requests only ({@link WATCHER_USER_AGENT}). */
+export const WATCHER_BODIES: KeepBody = e => e.userAgent === WATCHER_USER_AGENT;
+
 /**
  * Follows an audit log file: `poll()` returns the events appended since the last call. Request
- * bodies are kept for the watcher's requests only ({@link WATCHER_USER_AGENT}).
+ * bodies are kept where `keepBody` says (default {@link WATCHER_BODIES}: the benchmark's prefill
+ * bodies are large and unused).
  */
 export class AuditTail {
   #offset = 0;
   #partial = "";
   readonly events: Audited[] = [];
 
-  constructor(readonly file: string) {}
+  constructor(
+    readonly file: string,
+    readonly keepBody: KeepBody = WATCHER_BODIES,
+  ) {}
 
   /** Reads what was appended since the last call; returns the new events (also in `events`). */
   poll(): Audited[] {
@@ -75,8 +85,7 @@ export class AuditTail {
     for (const line of lines) {
       if (line.trim() === "") continue;
       const e = JSON.parse(line) as Audited;
-      // Keep the bodies of the watcher's writes only: the prefill bodies are large and unused.
-      if (e.userAgent !== WATCHER_USER_AGENT) delete e.requestObject;
+      if (!this.keepBody(e)) delete e.requestObject;
       e.receivedMs = parseMicroTime(e.requestReceivedTimestamp);
       e.stageMs = parseMicroTime(e.stageTimestamp);
       fresh.push(e);
@@ -154,8 +163,8 @@ export function watcherCalls(audit: AuditTail, fromMs: number, toMs: number): Ca
 const tails = new WeakMap<ControlPlane, AuditTail>();
 
 /**
- * The audit log of a local control plane, one {@link AuditTail} per control plane, so each read
- * only parses what was appended since the last one.
+ * The audit log of a local control plane, every request body kept, one {@link AuditTail} per
+ * control plane, so each read only parses what was appended since the last one.
  *
  * @throws Error on an existing cluster (USE_EXISTING_CLUSTER), whose audit log is not ours
  */
@@ -163,7 +172,7 @@ export function auditLog(cp: ControlPlane): AuditTail {
   if (!cp.local) throw new Error("the audit log is only available on the local control plane");
   let tail = tails.get(cp);
   if (!tail) {
-    tail = new AuditTail(cp.local.auditLog);
+    tail = new AuditTail(cp.local.auditLog, () => true);
     tails.set(cp, tail);
   }
   return tail;

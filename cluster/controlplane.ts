@@ -1,10 +1,12 @@
 // The local control plane for tests, the demo and the benchmark, shaped like controller-runtime's
 // envtest: `const cp = await startControlPlane()` gives a kubeconfig; `await cp.stop()` undoes it.
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
+
+import { KubeConfig, VersionApi } from "@kubernetes/client-node";
 
 import { repoRoot } from "./paths";
 import { seconds } from "./wait";
@@ -112,15 +114,16 @@ export function buildControlPlane(progress = true): string {
 
 /**
  * Starts a local control plane (etcd, kube-apiserver, controllers), or with
- * USE_EXISTING_CLUSTER=true checks the current kubeconfig context and uses it.
+ * USE_EXISTING_CLUSTER=true checks the current kubeconfig context and uses it with the kubectl on
+ * PATH, building nothing (no Go needed).
  *
  * @returns a handle with the kubeconfig and an idempotent stop()
  * @throws ControlPlaneError when it cannot start or the existing cluster is unreachable
  */
 export async function startControlPlane(options: StartOptions = {}): Promise<ControlPlane> {
+  if (useExisting()) return useExistingCluster();
   const binary = buildControlPlane(options.progress ?? false);
   const kubectl = path.join(path.dirname(binary), "kubectl");
-  if (process.env[ENV_USE_EXISTING_CLUSTER] === "true") return useExistingCluster(kubectl);
 
   const started = Date.now();
   const tempDir = options.dataDir ? undefined : mkdtempSync(path.join(os.tmpdir(), "hpsr-cp-"));
@@ -240,25 +243,52 @@ async function terminate(
   return code;
 }
 
-/** Checks that the current kubeconfig context answers, and wraps it as a ControlPlane. */
-function useExistingCluster(kubectl: string): ControlPlane {
-  const kubeconfig = process.env.KUBECONFIG ?? path.join(os.homedir(), ".kube", "config");
-  const env = { ...process.env, KUBECONFIG: kubeconfig, KUBERC: "off" };
-  const probe = spawnSync(kubectl, ["version", "-o", "json", "--request-timeout=10s"], {
-    encoding: "utf8",
-    env,
-  });
-  if (probe.status !== 0) {
+/** Whether USE_EXISTING_CLUSTER=true asks for the current kubeconfig context. */
+export function useExisting(): boolean {
+  return process.env[ENV_USE_EXISTING_CLUSTER] === "true";
+}
+
+/** The first executable `name` in $PATH, or `undefined`. */
+export function findOnPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
+    if (dir === "") continue;
+    const file = path.join(dir, name);
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Checks that the current kubeconfig context answers (GET /version through client-node) and that
+ * a kubectl is on PATH, and wraps them as a ControlPlane whose stop() leaves the cluster running.
+ */
+async function useExistingCluster(): Promise<ControlPlane> {
+  const kubeconfig = process.env.KUBECONFIG || path.join(os.homedir(), ".kube", "config");
+  const kc = new KubeConfig();
+  let server = "";
+  try {
+    kc.loadFromDefault();
+    server = kc.getCurrentCluster()?.server ?? "";
+    await kc.makeApiClient(VersionApi).getCode();
+  } catch (err) {
     throw new ControlPlaneError(
-      `${ENV_USE_EXISTING_CLUSTER}=true but the cluster of ${kubeconfig} is unreachable: ${probe.stderr.trim()}`,
-      probe.status ?? 1,
+      `${ENV_USE_EXISTING_CLUSTER}=true but the cluster of ${kubeconfig} is unreachable (server ${server || "unknown"}): ${(err as Error).message}`,
+      1,
+      { cause: err },
     );
   }
-  const server = spawnSync(
-    kubectl,
-    ["config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"],
-    { encoding: "utf8", env },
-  ).stdout;
+  const kubectl = findOnPath("kubectl");
+  if (!kubectl) {
+    throw new ControlPlaneError(
+      `${ENV_USE_EXISTING_CLUSTER}=true uses the kubectl on your PATH, and there is none: install kubectl`,
+      1,
+    );
+  }
   const unsupported = (): Promise<void> =>
     Promise.reject(new ControlPlaneError("only a local control plane can stop its API server"));
   return {

@@ -5,6 +5,8 @@
 
 /** Build and start the control plane (or use an existing cluster), and stop it. */
 export { buildControlPlane, startControlPlane, ControlPlaneError } from "./controlplane";
+/** Whether USE_EXISTING_CLUSTER=true is set, and finding an executable on PATH. */
+export { useExisting, findOnPath } from "./controlplane";
 /** The control plane handle, its start options and its ready line. */
 export type { ControlPlane, StartOptions, ReadyLine } from "./controlplane";
 /** Environment overrides and defaults of the control plane. */
@@ -25,21 +27,32 @@ export {
 } from "./module";
 /** The running watcher, its options and its parsed log records. */
 export type { ModuleProcess, ModuleOptions, LogRecord } from "./module";
-/** The watcher's log messages, port, deadlines, and Pepr's own PeprStore CRD. */
+/** The watcher's log messages, its start deadline, and Pepr's own PeprStore CRD. */
 export {
   STARTUP_COMPLETE,
   STORE_CREATE_FAILED,
   DEFAULT_MODULE_START_TIMEOUT_MS,
-  WATCHER_PORT,
-  ENV_WATCHER_PORT_WAIT,
   PEPR_STORE_CRD,
 } from "./module";
+/** The fixed ports a run needs, checked before anything is built. */
+export {
+  assertPortsFree,
+  portFree,
+  PortInUseError,
+  RUN_PORTS,
+  WATCHER,
+  WATCHER_PORT,
+  ENV_WATCHER_PORT_WAIT,
+} from "./ports";
+/** A fixed port and what needs it. */
+export type { NeededPort } from "./ports";
 
 /** Objects through @kubernetes/client-node: read, create, apply, delete, wait for the store. */
 export {
   objectApi,
   isStatus,
   getStore,
+  peprStoreObject,
   waitForStore,
   createObject,
   applyObject,
@@ -51,6 +64,10 @@ export {
 } from "./kube";
 /** kubectl as a user runs it, and `kubectl auth can-i` until RBAC says yes. */
 export { kubectl, kubectlRun, waitForPermission } from "./kube";
+/** Changes to a cluster that is not ours: announced before, undone on exit. */
+export { ClusterChanges } from "./changes";
+/** `Kind namespace/name` of an object, for messages. */
+export { describeObject } from "./kube";
 /** A kubectl run's result, and the PeprStore as the API server returns it. */
 export type { KubectlResult, PeprStoreObject } from "./kube";
 
@@ -63,9 +80,10 @@ export {
   watcherCalls,
   parseMicroTime,
   WATCHER_USER_AGENT,
+  WATCHER_BODIES,
 } from "./audit";
-/** Audit events and the per-call counts. */
-export type { AuditEvent, Audited, CallCount } from "./audit";
+/** Audit events, the per-call counts, and which bodies a tail keeps. */
+export type { AuditEvent, Audited, CallCount, KeepBody } from "./audit";
 
 /** Run this package's CLI (bin/) as a user does. */
 export { buildStoreCli, startCli, runCli, CLI_NAME, DEFAULT_CLI_TIMEOUT_MS } from "./cli";

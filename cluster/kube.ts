@@ -110,6 +110,15 @@ export function isStatus(err: unknown, code: number): boolean {
   return err instanceof ApiException && err.code === code;
 }
 
+/** The header of the PeprStore `name` in pepr-system (kind, namespace, name), to read or delete it. */
+export function peprStoreObject(name = storeNameOf(moduleUUID())): KubernetesObject {
+  return {
+    apiVersion: `${PEPR_STORE_GVK.group}/${PEPR_STORE_GVK.version}`,
+    kind: PEPR_STORE_GVK.kind,
+    metadata: { name, namespace: STORE_NAMESPACE },
+  };
+}
+
 /** Reads the module's PeprStore CR, or `undefined` when it does not exist. */
 export async function getStore(
   cp: Pick<ControlPlane, "kubeconfig">,
@@ -117,8 +126,7 @@ export async function getStore(
 ): Promise<PeprStoreObject | undefined> {
   try {
     return await objectApi(cp).read<PeprStoreObject>({
-      apiVersion: `${PEPR_STORE_GVK.group}/${PEPR_STORE_GVK.version}`,
-      kind: PEPR_STORE_GVK.kind,
+      ...peprStoreObject(name),
       metadata: { name, namespace: STORE_NAMESPACE },
     });
   } catch (err) {
@@ -223,7 +231,7 @@ export async function createConfigMap(
 }
 
 /** `Kind namespace/name`, for messages. */
-function describeObject(object: KubernetesObject): string {
+export function describeObject(object: KubernetesObject): string {
   const ns = object.metadata?.namespace ? `${object.metadata.namespace}/` : "";
   return `${object.kind} ${ns}${object.metadata?.name}`;
 }

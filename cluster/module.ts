@@ -3,7 +3,6 @@
 // dist/pepr-<uuid>.js with a kubeconfig and a TLS pair for its /healthz server.
 import { ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, statSync, readdirSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
@@ -14,9 +13,11 @@ import type { V1CustomResourceDefinition } from "@kubernetes/client-node";
 import { peprStoreCRD } from "pepr/src/lib/assets/store";
 
 import { PEPR_STORE_RESOURCE, STORE_NAMESPACE } from "../store/contract";
+import type { ClusterChanges } from "./changes";
 import type { ControlPlane } from "./controlplane";
 import { applyObject, ensureNamespace, objectApi } from "./kube";
 import { buildOutputs, repoRoot } from "./paths";
+import { assertPortsFree, WATCHER } from "./ports";
 import { seconds, TimeoutError, waitFor } from "./wait";
 
 /** Log line that says the watcher's store is loaded and bindings are live (pepr src/lib/controller/index.ts). */
@@ -25,8 +26,6 @@ export const STARTUP_COMPLETE = "Controller startup complete";
 export const STORE_CREATE_FAILED = "Failed to create Pepr store";
 /** Deadline for {@link STARTUP_COMPLETE}: Pepr waits up to 3 s of jitter before reading its store. */
 export const DEFAULT_MODULE_START_TIMEOUT_MS = 60_000;
-/** Port of the watcher's HTTPS server; fixed in Pepr, so one watcher per machine. */
-export const WATCHER_PORT = 3000;
 /** Deadline for the watcher to exit after SIGTERM before it is killed. */
 const STOP_TIMEOUT_MS = 10_000;
 /** Preloaded into the watcher so that it stops when the process that started it dies. */
@@ -57,6 +56,8 @@ export interface ModuleProcess {
     match: (r: LogRecord) => boolean,
     timeoutMs?: number,
   ): Promise<LogRecord>;
+  /** Calls `listener` with every record logged from now on; returns the unsubscribe function. */
+  onLog(listener: (r: LogRecord) => void): () => void;
   /** Resolves with the exit code (or signal name) when the process exits. */
   exited: Promise<number | string>;
   /** Sends a signal without waiting. */
@@ -98,10 +99,24 @@ export function buildModule(progress = false): { bundle: string; manifest: strin
   return out;
 }
 
-/** Creates the pepr-system namespace and the PeprStore CRD, and waits until the CRD is served. */
-export async function prepareCluster(cp: Pick<ControlPlane, "kubeconfig">): Promise<void> {
-  await ensureNamespace(cp, STORE_NAMESPACE);
-  await applyObject(cp, PEPR_STORE_CRD);
+/**
+ * Creates the pepr-system namespace and the PeprStore CRD, and waits until the CRD is served.
+ *
+ * @param changes - on a cluster that is not ours: announce each change, never touch what exists,
+ *   and let `changes.undo()` remove what was created. Without it the CRD is applied (forced).
+ */
+export async function prepareCluster(
+  cp: Pick<ControlPlane, "kubeconfig">,
+  changes?: ClusterChanges,
+): Promise<void> {
+  const namespace = { apiVersion: "v1", kind: "Namespace", metadata: { name: STORE_NAMESPACE } };
+  if (changes) {
+    await changes.ensure(namespace);
+    await changes.ensure(PEPR_STORE_CRD);
+  } else {
+    await ensureNamespace(cp, STORE_NAMESPACE);
+    await applyObject(cp, PEPR_STORE_CRD);
+  }
   await waitFor(
     `CRD ${PEPR_STORE_RESOURCE} to be Established`,
     async () => {
@@ -143,34 +158,14 @@ export function makeTLSPair(dir: string): { key: string; cert: string } {
   return { key, cert };
 }
 
-/** How long {@link assertWatcherPortFree} waits for the port; default 0 (fail at once). */
-export const ENV_WATCHER_PORT_WAIT = "WATCHER_PORT_WAIT_MS";
-
 /**
  * Fails with a clear message when something listens on the watcher's fixed port, after waiting
  * up to $WATCHER_PORT_WAIT_MS for it to be released (for runs that share a machine).
+ *
+ * @throws PortInUseError naming the port and what needs it
  */
-export async function assertWatcherPortFree(): Promise<void> {
-  const tryListen = (): Promise<Error | undefined> =>
-    new Promise(resolve => {
-      const server = net.createServer();
-      server.once("error", err => resolve(err));
-      server.listen(WATCHER_PORT, () => server.close(() => resolve(undefined)));
-    });
-  const waitMs = Number(process.env[ENV_WATCHER_PORT_WAIT] ?? 0);
-  try {
-    await waitFor(
-      `port ${WATCHER_PORT} to be free`,
-      async () => ((await tryListen()) ? undefined : true),
-      waitMs,
-      1000,
-    );
-  } catch (err) {
-    throw new Error(
-      `port ${WATCHER_PORT} is in use (another Pepr watcher or pepr dev?); Pepr's watcher serves /healthz on it`,
-      { cause: err },
-    );
-  }
+export function assertWatcherPortFree(): Promise<void> {
+  return assertPortsFree([WATCHER]);
 }
 
 export interface ModuleOptions {
@@ -278,6 +273,10 @@ function watchProcess(child: ChildProcess, echo: boolean): ModuleProcess {
     otherOutput,
     exited,
     kill: signal => void child.kill(signal),
+    onLog(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
     waitForLog(what, match, timeoutMs = DEFAULT_MODULE_START_TIMEOUT_MS) {
       const seen = logs.find(match);
       if (seen) return Promise.resolve(seen);

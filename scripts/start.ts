@@ -1,147 +1,238 @@
-// `npm start`: the module's main job, end to end. Starts the bundled local control plane (or, with
-// USE_EXISTING_CLUSTER=true, uses the current kubeconfig context), runs the Pepr watcher as a local
+// `npm start`: the module's main job, end to end. Checks the fixed ports first, then starts the
+// local control plane (or, with USE_EXISTING_CLUSTER=true, uses the current kubeconfig context and
+// the kubectl on PATH, announcing each change it makes there), runs the Pepr watcher as a local
 // process, creates ConfigMap observe, waits for "observed", prints the PeprStore as
-// `kubectl get peprstore -n pepr-system -o yaml` shows it, and keeps the module running until
-// Ctrl-C, then stops everything it started.
-import {
-  buildModule,
-  ControlPlane,
-  ControlPlaneError,
-  ensureNamespace,
-  ENV_USE_EXISTING_CLUSTER,
-  kubectl,
-  kubectlRun,
-  MODULE_NAMESPACE,
-  ModuleProcess,
-  startControlPlane,
-  startModule,
-} from "../cluster";
+// `kubectl get peprstore -n pepr-system -o yaml` shows it, and then streams the watcher's log
+// records (info and above) until Ctrl-C, when it stops and undoes everything it started.
+//
+// stdout: the `observed` record, the PeprStore YAML, then every further watcher record, one JSON
+// line each. stderr: the steps and what to try.
+//
+// Only ../cluster/ports is imported up front (node:net alone): a taken port fails the run before
+// anything else is loaded or built.
+import path from "node:path";
+
 import { OBSERVED_DEADLINE_MS } from "../capabilities/deadlines";
-import { FLUSH_INTERVAL_MS, STORE_NAMESPACE, storeName } from "../store/contract";
+import { assertPortsFree, PortInUseError } from "../cluster/ports";
+import {
+  FLUSH_INTERVAL_MS,
+  scheduleStoreName,
+  STORE_NAMESPACE,
+  storeName,
+} from "../store/contract";
 
+type Cluster = typeof import("../cluster");
+type ControlPlane = import("../cluster").ControlPlane;
+type ModuleProcess = import("../cluster").ModuleProcess;
+type ClusterChanges = import("../cluster").ClusterChanges;
+
+/** pino's "info": the streamed records are this level and above, as `pepr dev` shows them. */
+const STREAM_MIN_LEVEL = 30;
 const STEPS = 6;
-const started = Date.now();
-let stepStarted = Date.now();
-let stepNo = 0;
+const OBSERVE = "observe";
 
-function step(what: string): void {
-  stepNo += 1;
-  stepStarted = Date.now();
-  process.stderr.write(`\n[${stepNo}/${STEPS}] ${what}\n`);
+/** Prints the numbered steps on stderr, each with its duration. */
+class Steps {
+  #n = 0;
+  #started = Date.now();
+  readonly begun = Date.now();
+
+  step(what: string): void {
+    this.#n += 1;
+    this.#started = Date.now();
+    process.stderr.write(`\n[${this.#n}/${STEPS}] ${what}\n`);
+  }
+
+  done(detail = ""): void {
+    const took = ((Date.now() - this.#started) / 1000).toFixed(1);
+    process.stderr.write(`      done in ${took}s${detail ? `: ${detail}` : ""}\n`);
+  }
 }
 
-function done(detail = ""): void {
-  const took = ((Date.now() - stepStarted) / 1000).toFixed(1);
-  process.stderr.write(`      done in ${took}s${detail ? `: ${detail}` : ""}\n`);
+/** Everything the run started, stopped in reverse order. */
+interface Started {
+  cp?: ControlPlane;
+  mod?: ModuleProcess;
+  changes?: ClusterChanges;
+}
+
+/** Stops the watcher, undoes the changes to an existing cluster, stops the control plane. */
+async function stopAll(started: Started): Promise<void> {
+  const errors: string[] = [];
+  for (const [name, stop] of [
+    ["watcher", () => started.mod?.stop()],
+    ["cluster changes", () => started.changes?.undo()],
+    ["control plane", () => started.cp?.stop()],
+  ] as const) {
+    try {
+      await stop();
+    } catch (err) {
+      const all = err instanceof AggregateError ? err.errors : [err];
+      errors.push(...all.map(e => `${name}: ${(e as Error).message}`));
+    }
+  }
+  if (errors.length > 0) throw new Error(`stopping failed:\n${errors.join("\n")}`);
+}
+
+/** Steps 1 to 3: the cluster, the module build, the watcher. */
+async function startEverything(c: Cluster, steps: Steps, started: Started): Promise<void> {
+  const existing = c.useExisting();
+  steps.step(
+    existing
+      ? "cluster: the current kubeconfig context and the kubectl on PATH (USE_EXISTING_CLUSTER=true)"
+      : "control plane: building (cached after the first build) and starting etcd + kube-apiserver on 127.0.0.1",
+  );
+  started.cp = await c.startControlPlane({ progress: true });
+  steps.done(started.cp.server);
+  if (existing) {
+    started.changes = new c.ClusterChanges(started.cp, line =>
+      process.stderr.write(`      your cluster: ${line}\n`),
+    );
+  }
+
+  steps.step("module: npx pepr build (skipped when dist/ is up to date)");
+  const { bundle } = c.buildModule(true);
+  steps.done(bundle);
+
+  steps.step("watcher: PEPR_WATCH_MODE=true node " + bundle.replace(`${c.repoRoot()}/`, ""));
+  if (started.changes) {
+    await c.prepareCluster(started.cp, started.changes);
+    for (const name of [storeName(), scheduleStoreName()]) {
+      await started.changes.expect(c.peprStoreObject(name), "the watcher");
+    }
+  }
+  started.mod = await c.startModule(started.cp, { skipPrepare: existing });
+  steps.done(`pid ${started.mod.pid}, "${c.STARTUP_COMPLETE}"`);
+}
+
+/** Steps 4 to 6: create observe with kubectl, wait for "observed", print the PeprStore. */
+async function observe(c: Cluster, steps: Steps, started: Started): Promise<void> {
+  const cp = started.cp as ControlPlane;
+  const mod = started.mod as ModuleProcess;
+  const changes = started.changes;
+  const configMap = {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: OBSERVE, namespace: c.MODULE_NAMESPACE },
+  };
+  steps.step(`kubectl create configmap ${OBSERVE} -n ${c.MODULE_NAMESPACE}`);
+  const namespace = { apiVersion: "v1", kind: "Namespace", metadata: { name: c.MODULE_NAMESPACE } };
+  if (changes) await changes.ensure(namespace);
+  else await c.ensureNamespace(cp, c.MODULE_NAMESPACE);
+  const why = "the capability reacts to its creation only";
+  if (changes) await changes.remove(configMap, `it exists, and ${why}`);
+  else if (await c.deleteObject(cp, configMap)) {
+    process.stderr.write(
+      `      ${OBSERVE} existed from an earlier run: deleted it first (${why})\n`,
+    );
+  }
+  if (changes)
+    process.stderr.write(
+      `      your cluster: creating ConfigMap ${c.MODULE_NAMESPACE}/${OBSERVE} (removed on exit)\n`,
+    );
+  const createdAt = Date.now();
+  await c.kubectl(cp, ["create", "configmap", OBSERVE, "-n", c.MODULE_NAMESPACE]);
+  changes?.willUndo(configMap);
+  steps.done();
+
+  steps.step(
+    `waiting for the watcher to log "observed" (Pepr flushes Store writes every ${FLUSH_INTERVAL_MS / 1000} s; ` +
+      `the capability gives up within ${OBSERVED_DEADLINE_MS / 1000} s)`,
+  );
+  const observed = await mod.waitForLog(
+    `watcher "observed"`,
+    r => r.msg === "observed" && r.time >= createdAt,
+    OBSERVED_DEADLINE_MS,
+  );
+  steps.done(`${((observed.time - createdAt) / 1000).toFixed(1)}s after the create`);
+  process.stdout.write(`${JSON.stringify(observed)}\n`);
+
+  steps.step(`kubectl get peprstore -n ${STORE_NAMESPACE} ${storeName()} -o yaml`);
+  const args = ["get", "peprstore", storeName(), "-n", STORE_NAMESPACE, "-o", "yaml"];
+  process.stdout.write(await c.kubectl(cp, args));
+  steps.done();
+  streamRecords(mod, mod.logs.indexOf(observed) + 1);
+}
+
+/** Writes the watcher's records from `from` on, and every later one, to stdout (info and above). */
+function streamRecords(mod: ModuleProcess, from: number): void {
+  const write = (r: { level: number }): void => {
+    if (r.level >= STREAM_MIN_LEVEL) process.stdout.write(`${JSON.stringify(r)}\n`);
+  };
+  mod.logs.slice(from).forEach(write);
+  mod.onLog(write);
+}
+
+/** What to try from a second shell, on stderr. */
+function printTry(c: Cluster, cp: ControlPlane, steps: Steps): void {
+  const ns = `-n ${c.MODULE_NAMESPACE}`;
+  // the local control plane's kubectl sits next to its binary; on an existing cluster, yours
+  const env = cp.local
+    ? `  export KUBECONFIG=${cp.kubeconfig} PATH=${path.dirname(cp.kubectl)}:$PATH\n`
+    : "";
+  process.stderr.write(
+    `\nThe module keeps running (${((Date.now() - steps.begun) / 1000).toFixed(1)}s so far); ` +
+      `its log records follow on stdout. Try, in another shell:\n${env}` +
+      `  kubectl get peprstore -n ${STORE_NAMESPACE} -o yaml\n` +
+      `  kubectl delete configmap ${OBSERVE} ${ns} && kubectl create configmap ${OBSERVE} ${ns}\n` +
+      `Press Ctrl-C to stop the watcher` +
+      (cp.local ? " and the control plane.\n" : " and undo the changes to your cluster.\n"),
+  );
+}
+
+/** Resolves with the exit code once the user asks to stop (Ctrl-C) or the watcher dies. */
+function untilStopped(mod: ModuleProcess): Promise<number> {
+  return new Promise<number>(resolve => {
+    // A terminal's Ctrl-C reaches every process of the group, the watcher included, so the
+    // watcher dying of SIGINT is the same request to stop, whichever event arrives first.
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`\n${signal}: stopping... (Ctrl-C again exits at once)\n`);
+      resolve(0);
+    };
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      signals += 1;
+      if (signals === 1) return stop(signal);
+      // The control plane runs in its own process group and stops itself when we are gone.
+      process.stderr.write(`${signal} again: exiting without waiting\n`);
+      process.exit(130);
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    void mod.exited.then(code => {
+      if (code === "SIGINT" || code === "SIGTERM") return stop(code);
+      if (stopping) return;
+      process.stderr.write(`\nerror: the watcher exited unexpectedly (${code})\n`);
+      resolve(1);
+    });
+  });
 }
 
 async function main(): Promise<number> {
-  let cp: ControlPlane | undefined;
-  let mod: ModuleProcess | undefined;
-  const stopAll = async (): Promise<void> => {
-    const errors: string[] = [];
-    for (const [name, stop] of [
-      ["watcher", () => mod?.stop()],
-      ["control plane", () => cp?.stop()],
-    ] as const) {
-      try {
-        await stop();
-      } catch (err) {
-        errors.push(`${name}: ${(err as Error).message}`);
-      }
-    }
-    if (errors.length > 0) throw new Error(`stopping failed:\n${errors.join("\n")}`);
-  };
-
   try {
-    const existing = process.env[ENV_USE_EXISTING_CLUSTER] === "true";
-    step(
-      existing
-        ? "cluster: using the current kubeconfig context (USE_EXISTING_CLUSTER=true)"
-        : "control plane: building and starting etcd + kube-apiserver on 127.0.0.1 (first build: several minutes)",
-    );
-    cp = await startControlPlane({ progress: true });
-    done(cp.server);
-
-    step("module: npx pepr build (skipped when dist/ is up to date)");
-    const { bundle } = buildModule(true);
-    done(bundle);
-
-    step("watcher: PEPR_WATCH_MODE=true node " + bundle.replace(`${process.cwd()}/`, ""));
-    mod = await startModule(cp);
-    done(`pid ${mod.pid}, "Controller startup complete"`);
-
-    step(`kubectl create configmap observe -n ${MODULE_NAMESPACE}`);
-    await ensureNamespace(cp, MODULE_NAMESPACE);
-    const exists = await kubectlRun(cp, ["get", "configmap", "observe", "-n", MODULE_NAMESPACE]);
-    if (exists.code === 0) {
-      process.stderr.write("      observe exists from an earlier run: deleting it first\n");
-      await kubectl(cp, ["delete", "configmap", "observe", "-n", MODULE_NAMESPACE]);
-    }
-    const createdAt = Date.now();
-    await kubectl(cp, ["create", "configmap", "observe", "-n", MODULE_NAMESPACE]);
-    done();
-
-    step(
-      `waiting for the watcher to log "observed" (Pepr flushes every ${FLUSH_INTERVAL_MS / 1000} s; ` +
-        `gives up after ${OBSERVED_DEADLINE_MS / 1000} s)`,
-    );
-    const observed = await mod.waitForLog(
-      `watcher "observed"`,
-      r => r.msg === "observed" && r.time >= createdAt,
-      OBSERVED_DEADLINE_MS,
-    );
-    done(`${((observed.time - createdAt) / 1000).toFixed(1)}s after the create`);
-    process.stdout.write(`${JSON.stringify(observed)}\n`);
-
-    step(`kubectl get peprstore -n ${STORE_NAMESPACE} ${storeName()} -o yaml`);
-    process.stdout.write(
-      await kubectl(cp, ["get", "peprstore", storeName(), "-n", STORE_NAMESPACE, "-o", "yaml"]),
-    );
-    done();
-
-    process.stderr.write(
-      `\nThe module keeps running (${((Date.now() - started) / 1000).toFixed(1)}s so far). Try, in another shell:\n` +
-        `  export KUBECONFIG=${cp.kubeconfig}\n` +
-        `  ${cp.kubectl} get peprstore -n ${STORE_NAMESPACE} -o yaml\n` +
-        "Press Ctrl-C to stop the watcher" +
-        (existing ? ".\n" : " and the control plane.\n"),
-    );
-
-    const exitCode = await new Promise<number>(resolve => {
-      // A terminal's Ctrl-C reaches every process of the group, the watcher included, so the
-      // watcher dying of SIGINT is the same request to stop, whichever event arrives first.
-      let stopping = false;
-      const stop = (signal: string): void => {
-        if (stopping) return;
-        stopping = true;
-        process.stderr.write(`\n${signal}: stopping... (Ctrl-C again exits at once)\n`);
-        resolve(0);
-      };
-      let signals = 0;
-      const onSignal = (signal: NodeJS.Signals): void => {
-        signals += 1;
-        if (signals === 1) return stop(signal);
-        // The control plane runs in its own process group and stops itself when we are gone.
-        process.stderr.write(`${signal} again: exiting without waiting\n`);
-        process.exit(130);
-      };
-      process.on("SIGINT", onSignal);
-      process.on("SIGTERM", onSignal);
-      void mod?.exited.then(code => {
-        if (code === "SIGINT" || code === "SIGTERM") return stop(code);
-        if (stopping) return;
-        process.stderr.write(`\nerror: the watcher exited unexpectedly (${code})\n`);
-        resolve(1);
-      });
-    });
-    await stopAll();
+    await assertPortsFree();
+  } catch (err) {
+    process.stderr.write(`error: ${(err as Error).message}\n`);
+    return err instanceof PortInUseError ? 1 : 2;
+  }
+  const c: Cluster = await import("../cluster");
+  const steps = new Steps();
+  const started: Started = {};
+  try {
+    await startEverything(c, steps, started);
+    await observe(c, steps, started);
+    printTry(c, started.cp as ControlPlane, steps);
+    const exitCode = await untilStopped(started.mod as ModuleProcess);
+    await stopAll(started);
     process.stderr.write("stopped everything this run started\n");
     return exitCode;
   } catch (err) {
     process.stderr.write(`\nerror: ${(err as Error).message}\n`);
-    await stopAll().catch(e => process.stderr.write(`${(e as Error).message}\n`));
-    return err instanceof ControlPlaneError && err.exitCode ? err.exitCode : 1;
+    await stopAll(started).catch(e => process.stderr.write(`${(e as Error).message}\n`));
+    return err instanceof c.ControlPlaneError && err.exitCode ? err.exitCode : 1;
   }
 }
 

@@ -65,6 +65,17 @@ export function storeName(uuid = moduleUUID()): string {
   return `pepr-${uuid}-store`;
 }
 
+/**
+ * The name of the PeprStore Pepr keeps a module's schedules in (controller/index.ts
+ * `pepr-${config.uuid}-schedule`); the watcher creates it at start-up like the store.
+ *
+ * @param uuid - the module's uuid (default {@link moduleUUID})
+ * @returns `pepr-<uuid>-schedule`
+ */
+export function scheduleStoreName(uuid = moduleUUID()): string {
+  return `pepr-${uuid}-schedule`;
+}
+
 /** Pepr sends the queued Store writes as one JSON patch every this many ms (controller/store.ts `debounceBackoffSend`). */
 export const FLUSH_INTERVAL_MS = 4000;
 /** Pepr applies a PeprStore watch event this many ms after the last one (controller/store.ts `debounceBackoffReceive`). */

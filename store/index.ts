@@ -49,6 +49,7 @@ export {
   V2_SEPARATOR,
   keyPrefix,
   storeName,
+  scheduleStoreName,
   FLUSH_INTERVAL_MS,
   RECEIVE_DEBOUNCE_MS,
   SET_ITEM_AND_WAIT_MS,

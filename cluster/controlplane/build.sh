@@ -42,7 +42,8 @@ trap 'rm -rf "${tmp}"' EXIT
 say "downloading Go modules (k8s.io/kubernetes v1.36.3, etcd v3.6.8)..."
 (cd "$here" && go mod download)
 total="$(cd "$here" && CGO_ENABLED=0 go list -deps . | wc -l)"
-say "compiling ${total} packages with ${go_version} on $(nproc) cores (cold: tens of minutes; cached after)..."
+# The one build-time estimate, measured: a clean CI run on 2 cores built it in 307 s (README.md in this folder).
+say "compiling ${total} packages with ${go_version} on $(nproc) cores: a cold build took 307 s (about 5 min) on 2 cores in CI; the binary is cached after..."
 
 # Stamp the Kubernetes version as upstream's hack/lib/version.sh does, so that
 # "kubectl version" and the API server's /version say v1.36.3, not v0.0.0-master.

@@ -8,8 +8,26 @@ import path from "node:path";
 import { parse } from "yaml";
 
 import { OBSERVED_DEADLINE_MS } from "../../capabilities/deadlines";
-import { buildOutputs, repoRoot, waitFor } from "../../cluster";
-import { EXPECTED_DATA } from "./scenario";
+import {
+  buildOutputs,
+  ControlPlane,
+  deleteObject,
+  objectApi,
+  isStatus,
+  PortInUseError,
+  portFree,
+  repoRoot,
+  startControlPlane,
+  waitFor,
+  WATCHER,
+} from "../../cluster";
+import {
+  PEPR_STORE_RESOURCE,
+  scheduleStoreName,
+  STORE_NAMESPACE,
+  storeName,
+} from "../../store/contract";
+import { EXPECTED_DATA, MODULE_NAMESPACE } from "./scenario";
 
 /**
  * How long npm start may take to say "Press Ctrl-C": a minute to start the control plane, build
@@ -135,16 +153,29 @@ async function ctrlCAndWait(run: Run): Promise<void> {
   await run.finished;
 }
 
-/**
- * A server listening on `port`, or `undefined` while someone else holds it (port 3000 is shared
- * with every other e2e run on the machine).
- */
-const listenOn = (port: number): Promise<net.Server | undefined> =>
-  new Promise(resolve => {
-    const server = net.createServer();
-    server.once("error", () => resolve(undefined));
-    server.listen(port, () => resolve(server));
-  });
+/** stdout's parts: the `observed` record, the PeprStore YAML, then the streamed records. */
+function splitStdout(stdout: string): { observed: unknown; store: unknown; streamed: unknown[] } {
+  const [first, ...rest] = stdout.split("\n");
+  const streamedAt = rest.findIndex(line => line.startsWith("{"));
+  const yamlLines = streamedAt === -1 ? rest : rest.slice(0, streamedAt);
+  const streamed = streamedAt === -1 ? [] : rest.slice(streamedAt).filter(l => l !== "");
+  return {
+    observed: JSON.parse(first),
+    store: parse(yamlLines.join("\n")),
+    streamed: streamed.map(line => JSON.parse(line)),
+  };
+}
+
+/** The `observed` records on stdout so far (the first one and the streamed ones). */
+const observedLines = (stdout: string): string[] =>
+  stdout.split("\n").filter(line => line.startsWith("{") && JSON.parse(line).msg === "observed");
+
+/** The lines in which npm start announces a change to an existing cluster, prefix removed. */
+const announcements = (stderr: string): string[] =>
+  stderr
+    .split("\n")
+    .filter(line => line.startsWith("      your cluster: "))
+    .map(line => line.slice("      your cluster: ".length));
 
 describe("npm start", () => {
   let run: Run | undefined;
@@ -163,12 +194,13 @@ describe("npm start", () => {
     async () => {
       const r = (run = await npmStartRunning());
       expect(watchersOf(r)).toHaveLength(1);
-      const [first, ...rest] = r.stdout().split("\n");
-      expect(JSON.parse(first)).toMatchObject({ level: 30, msg: "observed" });
-      const store = parse(rest.join("\n"));
-      expect(store.kind).toBe("PeprStore");
-      expect(store.metadata.name).toBe("pepr-hello-pepr-store-resources-store");
-      expect(store.data).toEqual(EXPECTED_DATA);
+      const { observed, store } = splitStdout(r.stdout());
+      expect(observed).toMatchObject({ level: 30, msg: "observed" });
+      expect(store).toMatchObject({
+        kind: "PeprStore",
+        metadata: { name: "pepr-hello-pepr-store-resources-store" },
+        data: EXPECTED_DATA,
+      });
       const steps = r.stderr().match(/^\[\d\/6\] /gm) ?? [];
       expect(steps).toEqual(["[1/6] ", "[2/6] ", "[3/6] ", "[4/6] ", "[5/6] ", "[6/6] "]);
       expect(r.stderr().match(/^ {6}done in \d+\.\ds/gm)).toHaveLength(6);
@@ -269,22 +301,126 @@ describe("npm start", () => {
     }
   });
 
+  it("fails before building anything, exit 1, naming port 3000 and what needs it, when the port is taken", async () => {
+    // Port 3000 is shared with other runs on this machine: wait for it, then hold it.
+    await waitFor(
+      "port 3000 to be free",
+      async () => ((await portFree(WATCHER.port)) ? true : undefined),
+      600_000,
+      1000,
+    );
+    const busy = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      busy.once("error", reject);
+      busy.listen(WATCHER.port, resolve);
+    });
+    try {
+      // No Go on PATH: had it tried to build the control plane first, it would exit 10.
+      run = npmStart({ WATCHER_PORT_WAIT_MS: "0", PATH: PATH_WITHOUT_GO });
+      expect(await run.finished).toBe(1);
+      expect(run.stderr()).toBe(`error: ${new PortInUseError(WATCHER).message}\n`);
+      expect(run.stderr()).toContain("port 3000 is in use; the Pepr watcher's HTTPS server");
+      expect(run.stdout()).toBe("");
+    } finally {
+      await new Promise(resolve => busy.close(resolve));
+    }
+  }, 700_000);
+
   (local ? it : it.skip)(
-    "exits 1 and says which port when the watcher's port 3000 is taken",
+    "keeps streaming the watcher's records: re-creating observe shows the next observed",
     async () => {
-      const busy = await waitFor(
-        "port 3000 to be free for this test to take",
-        () => listenOn(3000),
-        120_000,
+      const r = (run = await npmStartRunning());
+      const kubeconfig = /export KUBECONFIG=(\S+)\n/.exec(r.stderr())?.[1] ?? "";
+      expect(observedLines(r.stdout())).toHaveLength(1);
+      const cp = { kubeconfig };
+      const observe = {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "observe", namespace: MODULE_NAMESPACE },
+      };
+      expect(await deleteObject(cp, observe)).toBe(true);
+      await objectApi(cp).create(observe);
+      await waitFor(
+        "a second observed record on npm start's stdout",
+        () => (observedLines(r.stdout()).length === 2 ? true : undefined),
+        OBSERVED_DEADLINE_MS,
       );
+      const { streamed } = splitStdout(r.stdout());
+      expect(streamed).toContainEqual(expect.objectContaining({ level: 30, msg: "observed" }));
+      expect(streamed.every(rec => (rec as { level: number }).level >= 30)).toBe(true);
+      await ctrlCAndWait(r);
+      expect(r.stderr()).toMatch(/\nstopped everything this run started\n$/);
+    },
+    RUNNING_TEST_TIMEOUT_MS,
+  );
+
+  (local ? it : it.skip)(
+    "with USE_EXISTING_CLUSTER=true and no Go on PATH, runs on a running cluster, announces and undoes its changes",
+    async () => {
+      const cp: ControlPlane = await startControlPlane();
+      const cacheDir = mkdtempSync(path.join(os.tmpdir(), "hpsr-kubecache-"));
       try {
-        run = npmStart({ WATCHER_PORT_WAIT_MS: "0" });
-        expect(await run.finished).toBe(1);
-        expect(run.stderr()).toContain("error: port 3000 is in use");
+        const r = (run = npmStart({
+          USE_EXISTING_CLUSTER: "true",
+          KUBECONFIG: cp.kubeconfig,
+          KUBECACHEDIR: cacheDir, // kubectl's discovery cache: ports are reused between runs
+          // kubectl from the control plane's build first; no folder with a `go`
+          PATH: `${path.dirname(cp.kubectl)}${path.delimiter}${PATH_WITHOUT_GO}`,
+        }));
+        await waitFor(
+          "npm start on the existing cluster to say the module keeps running",
+          () => (r.stderr().includes("Press Ctrl-C") ? true : undefined),
+          START_DEADLINE_MS,
+        );
+        expect(splitStdout(r.stdout()).store).toMatchObject({ data: EXPECTED_DATA });
+        const store = `PeprStore ${STORE_NAMESPACE}/${storeName()}`;
+        const schedule = `PeprStore ${STORE_NAMESPACE}/${scheduleStoreName()}`;
+        const created = [
+          `Namespace ${STORE_NAMESPACE}`,
+          `CustomResourceDefinition ${PEPR_STORE_RESOURCE}`,
+        ];
+        expect(announcements(r.stderr())).toEqual([
+          ...created.map(o => `creating ${o} (removed on exit)`),
+          `the watcher will create ${store} (removed on exit)`,
+          `the watcher will create ${schedule} (removed on exit)`,
+          `creating Namespace ${MODULE_NAMESPACE} (removed on exit)`,
+          `creating ConfigMap ${MODULE_NAMESPACE}/observe (removed on exit)`,
+        ]);
+
+        await ctrlCAndWait(r);
+        expect(announcements(r.stderr()).slice(6)).toEqual([
+          `deleting ConfigMap ${MODULE_NAMESPACE}/observe (created by this run)`,
+          `deleting Namespace ${MODULE_NAMESPACE} (created by this run)`,
+          `deleting ${schedule} (created by this run)`,
+          `deleting ${store} (created by this run)`,
+          ...created.reverse().map(o => `deleting ${o} (created by this run)`),
+        ]);
+        expect(r.stderr()).toMatch(/\nstopped everything this run started\n$/);
+        const crd = {
+          apiVersion: "apiextensions.k8s.io/v1",
+          kind: "CustomResourceDefinition",
+          metadata: { name: PEPR_STORE_RESOURCE },
+        };
+        const gone = async (o: typeof crd): Promise<true | undefined> => {
+          try {
+            await objectApi(cp).read(o);
+            return undefined;
+          } catch (err) {
+            if (isStatus(err, 404)) return true;
+            throw err;
+          }
+        };
+        await waitFor(`${PEPR_STORE_RESOURCE} to be gone`, () => gone(crd), 60_000);
+        for (const name of [MODULE_NAMESPACE, STORE_NAMESPACE]) {
+          const ns = { apiVersion: "v1", kind: "Namespace", metadata: { name } };
+          await waitFor(`namespace ${name} to be gone`, () => gone(ns), 60_000);
+        }
       } finally {
-        busy.close();
+        await cp.stop();
+        rmSync(cacheDir, { recursive: true, force: true });
       }
     },
+    RUNNING_TEST_TIMEOUT_MS,
   );
 
   it("leaves the build script usable: cluster/controlplane/build.sh exits 10 without Go", () => {

@@ -16,6 +16,7 @@ import {
   PEPR_STORE_RESOURCE,
   PLACEHOLDER,
   RECEIVE_DEBOUNCE_MS,
+  scheduleStoreName,
   SET_ITEM_AND_WAIT_MS,
   STORE_NAMESPACE,
   storeName,
@@ -43,6 +44,11 @@ describe("store contract (store/contract.ts) against the installed Pepr", () => 
     const pkg = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8"));
     expect(moduleUUID()).toBe(pkg.pepr.uuid);
     expect(storeName()).toBe(`pepr-${pkg.pepr.uuid}-store`);
+  });
+
+  it("names the schedule store pepr-<uuid>-schedule", () => {
+    expect(peprSource("controller/index.ts")).toContain("`pepr-${config.uuid}-schedule`");
+    expect(scheduleStoreName("u")).toBe("pepr-u-schedule");
   });
 
   it("has Pepr's placeholder", () => {
