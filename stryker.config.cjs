@@ -10,8 +10,13 @@ module.exports = {
   coverageAnalysis: "perTest",
   // 2 cores shared with other work: two test processes (the type-checker runs beside them)
   concurrency: 2,
-  // each mutant run also talks to the control plane; leave room on a busy machine
-  timeoutMS: 20_000,
+  // a mutant that runs this much longer than the tests did unmutated is counted as timed out
+  // (usually a loop whose exit was mutated away)
+  timeoutMS: 5_000,
+  // Mutants of module-level constants need every test file for each of them (no per-test
+  // coverage); on 2 shared cores that alone took most of an hour. They are left out of the score
+  // and listed in docs/testing.md.
+  ignoreStatic: true,
   incremental: true,
   incrementalFile: "reports/stryker-incremental.json",
   reporters: ["clear-text", "progress", "html", "json"],

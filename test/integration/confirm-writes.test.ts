@@ -112,12 +112,28 @@ describe("readPersisted", () => {
     try {
       const err = await rejection(against(server.url, () => readPersisted("s", CAPABILITY)));
       expect(err.status).toBe(500);
+      expect(err.name).toBe("StoreRequestError");
+      expect(err.cause).toMatchObject({ ok: false, status: 500 });
       expect(err.message).toBe(
         "get PeprStore s in pepr-system: HTTP 500 Internal Server Error: etcdserver: request timed out",
       );
       expect(server.requests).toEqual([
         "GET /apis/pepr.dev/v1/namespaces/pepr-system/peprstores/s",
       ]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("says only the status when the answer has no Kubernetes Status (503 in plain text)", async () => {
+    const server = await tinyServer((_req, res) => {
+      res.writeHead(503, { "content-type": "text/plain" });
+      res.end("upstream connect error");
+    });
+    try {
+      const err = await rejection(against(server.url, () => readPersisted("s", CAPABILITY)));
+      expect(err.status).toBe(503);
+      expect(err.message).toBe("get PeprStore s in pepr-system: HTTP 503 Service Unavailable");
     } finally {
       await server.close();
     }
@@ -143,6 +159,7 @@ describe("readPersisted", () => {
       const err = await rejection(against(server.url, () => readPersisted("s", CAPABILITY, 200)));
       expect(err.status).toBeUndefined();
       expect(err.message).toBe("get PeprStore s in pepr-system: no answer within 200 ms");
+      expect(err.cause).toMatchObject({ name: "TimeoutError" });
     } finally {
       await server.close();
     }

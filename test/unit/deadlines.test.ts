@@ -3,6 +3,7 @@
 import {
   CHECK_WORST_CASE_MS,
   CONFIRM_WORST_CASE_MS,
+  OBSERVED_DEADLINE_MS,
   readRetryPauses,
   rewriteBackoffs,
 } from "../../capabilities/deadlines";
@@ -18,5 +19,6 @@ describe("deadlines", () => {
   it("bounds one check at 13.5 s and the capability at 121 s", () => {
     expect(CHECK_WORST_CASE_MS).toBe(13_500);
     expect(CONFIRM_WORST_CASE_MS).toBe(121_000);
+    expect(OBSERVED_DEADLINE_MS).toBe(131_000);
   });
 });

@@ -174,8 +174,9 @@ describe("observeWatch against Pepr's Storage", () => {
     // https://observed arrived, b did not (a flush lost it).
     receive({ "v2-a": "1", "v2-c": "3", "v2-https://observed": "yay" });
     await nextTurn();
+    // the capability's own wait succeeded: no lastError
     expect(logs("re-writing store keys")).toEqual([
-      expect.objectContaining({ missing: ["b"], attempt: 1, delayMs: 1_000 }),
+      { level: 40, msg: "re-writing store keys", missing: ["b"], attempt: 1, delayMs: 1_000 },
     ]);
     await jest.advanceTimersByTimeAsync(1_000);
     expect(sent).toEqual([...expectedWrites, ["add", ["v2-b"], "2"]]);
@@ -314,6 +315,27 @@ describe("observeWatch against Pepr's Storage", () => {
     ]);
   });
 
+  it("re-writes all four when the CR is missing and cannot be re-created", async () => {
+    const { run, setCluster, createStore, logs } = await setUp();
+    setCluster(null);
+    createStore.mockRejectedValue(
+      new Error("create PeprStore x in pepr-system: HTTP 403 Forbidden"),
+    );
+
+    track(run());
+    await jest.advanceTimersByTimeAsync(SET_ITEM_AND_WAIT_MS);
+    expect(logs("store CR could not be re-created")).toEqual([
+      {
+        level: 40,
+        msg: "store CR could not be re-created",
+        err: "create PeprStore x in pepr-system: HTTP 403 Forbidden",
+      },
+    ]);
+    expect(logs("re-writing store keys")).toEqual([
+      expect.objectContaining({ missing: ["a", "b", "c", "https://observed"], attempt: 1 }),
+    ]);
+  });
+
   it("rejects naming the missing keys, and logs no observed, when 4 checks fail", async () => {
     const { run, receive, sent, logs, readPersisted } = await setUp();
 
@@ -327,6 +349,13 @@ describe("observeWatch against Pepr's Storage", () => {
     await expect(running).rejects.toThrow(
       "store writes not confirmed after 4 checks: missing a, b, c, https://observed",
     );
+    await expect(running).rejects.toMatchObject({
+      name: "UnconfirmedWritesError",
+      reason: "missing a, b, c, https://observed",
+      missing: ["a", "b", "c", "https://observed"],
+      attempts: 4,
+      cause: "MAX_WAIT_TIME elapsed: Key a not seen in 15s",
+    });
     expect(sent).toHaveLength(4 * 4);
     expect(readPersisted).toHaveBeenCalledTimes(4);
     expect(logs("re-writing store keys").map(r => r.delayMs)).toEqual([1_000, 2_000, 4_000]);
