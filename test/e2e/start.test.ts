@@ -11,6 +11,7 @@ import { OBSERVED_DEADLINE_MS } from "../../capabilities/deadlines";
 import {
   buildOutputs,
   ControlPlane,
+  ENV_WATCHER_PORT_WAIT,
   deleteObject,
   objectApi,
   isStatus,
@@ -29,11 +30,14 @@ import {
 } from "../../store/contract";
 import { EXPECTED_DATA, MODULE_NAMESPACE } from "./scenario";
 
+/** What npm start may wait for port 3000 when other runs share the machine (WATCHER_PORT_WAIT_MS). */
+const PORT_WAIT_MS = Number(process.env[ENV_WATCHER_PORT_WAIT] ?? 0);
 /**
- * How long npm start may take to say "Press Ctrl-C": a minute to start the control plane, build
- * and start the watcher, then its own deadline for "observed". Usually about 30 s in all.
+ * How long npm start may take to say "Press Ctrl-C": its wait for port 3000, a minute to start
+ * the control plane, build and start the watcher, then its own deadline for "observed". Usually
+ * about 30 s in all.
  */
-const START_DEADLINE_MS = 60_000 + OBSERVED_DEADLINE_MS;
+const START_DEADLINE_MS = PORT_WAIT_MS + 60_000 + OBSERVED_DEADLINE_MS;
 /** Jest's timeout for a test that waits for npm start to be running, then stops it. */
 const RUNNING_TEST_TIMEOUT_MS = START_DEADLINE_MS + 90_000;
 
