@@ -35,6 +35,7 @@ export default tseslint.config(
             "stryker.config.cjs",
             "test/esm-to-cjs.cjs",
             "cluster/exit-with-parent.cjs",
+            "cluster/ports.cjs",
             "bin/*.cjs",
           ],
           // the config files above are 10 (default limit 8)

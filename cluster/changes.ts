@@ -61,11 +61,14 @@ export class ClusterChanges {
   }
 
   /**
-   * Announces that someone else (the watcher) will create `object` unless it exists, and deletes
-   * it on exit if it did not exist before.
+   * Announces that someone else (the watcher) will create `object`, or write to it if it exists,
+   * and deletes it on exit if it did not exist before.
    */
   async expect(object: KubernetesObject, who: string): Promise<void> {
-    if (await this.exists(object)) return;
+    if (await this.exists(object)) {
+      this.announce(`${who} will write to ${describeObject(object)} (exists: kept on exit)`);
+      return;
+    }
     this.announce(`${who} will create ${describeObject(object)} (removed on exit)`);
     this.willUndo(object);
   }

@@ -94,6 +94,58 @@ function spawnCli(args: string[], options: CliOptions): ChildProcess {
   return spawn(command, argv, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
 }
 
+/** The output lines of a running CLI so far. */
+interface Output {
+  stdout: string[];
+  stderr: string[];
+}
+
+/** Resolves with a stream's lines once `done(lines)` is true; rejects at the deadline or on exit. */
+function waitForLines(
+  lines: Output,
+  listeners: Set<() => void>,
+  exited: Promise<CliResult>,
+  wait: {
+    stream: "stdout" | "stderr";
+    what: string;
+    done: (lines: string[]) => boolean;
+    timeoutMs: number;
+  },
+): Promise<string[]> {
+  const { stream, what, done, timeoutMs } = wait;
+  return new Promise((resolve, reject) => {
+    const finish = (): void => {
+      listeners.delete(check);
+      clearTimeout(timer);
+    };
+    const check = (): void => {
+      if (done(lines[stream])) {
+        finish();
+        resolve([...lines[stream]]);
+      }
+    };
+    const timer = setTimeout(() => {
+      finish();
+      reject(
+        new TimeoutError(
+          `timeout waiting for ${what} on ${CLI_NAME}'s ${stream} after ${timeoutMs}ms; stdout:\n${lines.stdout.join("\n")}\nstderr:\n${lines.stderr.join("\n")}`,
+        ),
+      );
+    }, timeoutMs);
+    listeners.add(check);
+    void exited.then(result => {
+      if (!listeners.has(check)) return;
+      finish();
+      reject(
+        new Error(
+          `${CLI_NAME} exited (${result.code ?? result.signal}) while waiting for ${what}:\n${result.stderr}`,
+        ),
+      );
+    });
+    check();
+  });
+}
+
 /**
  * Starts the CLI and collects its output line by line.
  *
@@ -132,39 +184,8 @@ export function startCli(args: string[], options: CliOptions = {}): CliProcess {
   return {
     ...lines,
     exited,
-    waitForLines(stream, what, done, timeoutMs = DEFAULT_CLI_TIMEOUT_MS) {
-      return new Promise((resolve, reject) => {
-        const finish = (): void => {
-          listeners.delete(check);
-          clearTimeout(timer);
-        };
-        const check = (): void => {
-          if (done(lines[stream])) {
-            finish();
-            resolve([...lines[stream]]);
-          }
-        };
-        const timer = setTimeout(() => {
-          finish();
-          reject(
-            new TimeoutError(
-              `timeout waiting for ${what} on ${CLI_NAME}'s ${stream} after ${timeoutMs}ms; stdout:\n${lines.stdout.join("\n")}\nstderr:\n${lines.stderr.join("\n")}`,
-            ),
-          );
-        }, timeoutMs);
-        listeners.add(check);
-        void exited.then(result => {
-          if (!listeners.has(check)) return;
-          finish();
-          reject(
-            new Error(
-              `${CLI_NAME} exited (${result.code ?? result.signal}) while waiting for ${what}:\n${result.stderr}`,
-            ),
-          );
-        });
-        check();
-      });
-    },
+    waitForLines: (stream, what, done, timeoutMs = DEFAULT_CLI_TIMEOUT_MS) =>
+      waitForLines(lines, listeners, exited, { stream, what, done, timeoutMs }),
     stop(signal = "SIGTERM") {
       stopping ??= (async () => {
         if (child.exitCode === null && child.signalCode === null) child.kill(signal);

@@ -155,11 +155,35 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
     process.stderr.write(`control plane ready in ${seconds(started)}s: ${ready.server}\n`);
   }
 
+  return localHandle(child, exited, ready, kubectl, tempDir);
+}
+
+/** The handle of a started local control plane: its API server switch and an idempotent stop. */
+function localHandle(
+  child: ChildProcess,
+  exited: Promise<number | null>,
+  ready: ReadyLine,
+  kubectl: string,
+  tempDir: string | undefined,
+): ControlPlane {
   let stopped: Promise<void> | undefined;
   const control = async (verb: "start" | "stop"): Promise<void> => {
     const res = await fetch(`${ready.control}/apiserver/${verb}`, { method: "POST" });
     const body = (await res.json()) as { error?: string };
     if (!res.ok) throw new ControlPlaneError(`kube-apiserver ${verb}: ${body.error ?? res.status}`);
+  };
+  const stop = async (): Promise<void> => {
+    const errors: unknown[] = [];
+    const code = await terminate(child, exited);
+    if (code !== 0)
+      errors.push(new ControlPlaneError(`controlplane exited with ${code}`, code ?? 1));
+    try {
+      if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+    } catch (err) {
+      errors.push(err);
+    }
+    if (errors.length === 1) throw errors[0];
+    if (errors.length > 1) throw new AggregateError(errors, "stopping the control plane failed");
   };
   return {
     kubeconfig: ready.kubeconfig,
@@ -169,23 +193,7 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
     local: ready,
     stopAPIServer: () => control("stop"),
     startAPIServer: () => control("start"),
-    stop: () => {
-      stopped ??= (async () => {
-        const errors: unknown[] = [];
-        const code = await terminate(child, exited);
-        if (code !== 0)
-          errors.push(new ControlPlaneError(`controlplane exited with ${code}`, code ?? 1));
-        try {
-          if (tempDir) rmSync(tempDir, { recursive: true, force: true });
-        } catch (err) {
-          errors.push(err);
-        }
-        if (errors.length === 1) throw errors[0];
-        if (errors.length > 1)
-          throw new AggregateError(errors, "stopping the control plane failed");
-      })();
-      return stopped;
-    },
+    stop: () => (stopped ??= stop()),
   };
 }
 

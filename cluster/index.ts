@@ -43,9 +43,9 @@ export {
   WATCHER,
   WATCHER_PORT,
   ENV_WATCHER_PORT_WAIT,
-} from "./ports";
+} from "./ports.cjs";
 /** A fixed port and what needs it. */
-export type { NeededPort } from "./ports";
+export type { NeededPort } from "./ports.cjs";
 
 /** Objects through @kubernetes/client-node: read, create, apply, delete, wait for the store. */
 export {

@@ -251,22 +251,55 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** What {@link waitForPermission} asks about. */
+export interface Permission {
+  verb: string;
+  /** `<plural>` or `<plural>.<group>`, as kubectl names resources (`peprstores.pepr.dev`). */
+  resource: string;
+  /** Default: every namespace. */
+  namespace?: string;
+  /** Ask for this user (a SubjectAccessReview, needs the admin kubeconfig); default: whoever the kubeconfig authenticates as. */
+  user?: string;
+}
+
+/** Asks the API server whether `p` is allowed (a SelfSubjectAccessReview, or a SubjectAccessReview for `p.user`). */
+async function allowed(
+  cp: Pick<ControlPlane, "kubeconfig">,
+  p: Permission,
+  kubeconfig: string,
+): Promise<boolean> {
+  const dot = p.resource.indexOf(".");
+  const resourceAttributes = {
+    verb: p.verb,
+    resource: dot === -1 ? p.resource : p.resource.slice(0, dot),
+    group: dot === -1 ? "" : p.resource.slice(dot + 1),
+    namespace: p.namespace,
+  };
+  const review = await objectApi(cp, kubeconfig).create({
+    apiVersion: "authorization.k8s.io/v1",
+    kind: p.user ? "SubjectAccessReview" : "SelfSubjectAccessReview",
+    metadata: {},
+    spec: p.user ? { resourceAttributes, user: p.user } : { resourceAttributes },
+  } as KubernetesObject);
+  return (review as { status?: { allowed?: boolean } }).status?.allowed === true;
+}
+
 /**
- * Waits until `kubectl auth can-i <verb> <resource>` says yes for the kubeconfig's user (or
- * `--as` user). RBAC reads bindings from an informer cache, so a binding just created takes a
- * moment to apply; a client started before then is refused.
+ * Waits until the API server says `p` is allowed, as `kubectl auth can-i` would. RBAC reads
+ * bindings from an informer cache, so a binding just created takes a moment to apply; a client
+ * started before then is refused.
  *
- * @param scope - `["-n", ns]`, `["--all-namespaces"]`, and/or `["--as=<user>"]`
+ * @param options - `kubeconfig` to ask as (default the control plane's admin kubeconfig)
+ * @throws TimeoutError naming the permission when it is still denied at the deadline
  */
 export async function waitForPermission(
-  cp: Pick<ControlPlane, "kubectl" | "kubeconfig" | "kubectlCacheDir">,
-  verb: string,
-  resource: string,
-  scope: string[],
+  cp: Pick<ControlPlane, "kubeconfig">,
+  p: Permission,
   options: { kubeconfig?: string } = {},
 ): Promise<void> {
-  await waitFor(`permission to ${verb} ${resource} (${scope.join(" ")})`, async () => {
-    const canI = await kubectlRun(cp, ["auth", "can-i", verb, resource, ...scope], options);
-    return canI.code === 0 ? true : undefined;
-  });
+  const where = p.namespace ? `in namespace ${p.namespace}` : "in every namespace";
+  await waitFor(
+    `permission to ${p.verb} ${p.resource} ${where}${p.user ? ` as ${p.user}` : ""}`,
+    async () => ((await allowed(cp, p, options.kubeconfig ?? cp.kubeconfig)) ? true : undefined),
+  );
 }

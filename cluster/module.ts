@@ -17,7 +17,7 @@ import type { ClusterChanges } from "./changes";
 import type { ControlPlane } from "./controlplane";
 import { applyObject, ensureNamespace, objectApi } from "./kube";
 import { buildOutputs, repoRoot } from "./paths";
-import { assertPortsFree, WATCHER } from "./ports";
+import { assertPortsFree, WATCHER } from "./ports.cjs";
 import { seconds, TimeoutError, waitFor } from "./wait";
 
 /** Log line that says the watcher's store is loaded and bindings are live (pepr src/lib/controller/index.ts). */
@@ -240,6 +240,41 @@ export async function startModule(
   return proc;
 }
 
+/** Resolves with the first record `match` accepts, logged already or later; rejects at the deadline or on exit. */
+function waitForRecord(
+  logs: LogRecord[],
+  listeners: Set<(r: LogRecord) => void>,
+  exited: Promise<number | string>,
+  what: string,
+  match: (r: LogRecord) => boolean,
+  timeoutMs: number,
+): Promise<LogRecord> {
+  const seen = logs.find(match);
+  if (seen) return Promise.resolve(seen);
+  return new Promise((resolve, reject) => {
+    const done = (): void => {
+      listeners.delete(listener);
+      clearTimeout(timer);
+    };
+    const listener = (r: LogRecord): void => {
+      if (match(r)) {
+        done();
+        resolve(r);
+      }
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new TimeoutError(`timeout waiting for ${what} after ${timeoutMs}ms`));
+    }, timeoutMs);
+    listeners.add(listener);
+    void exited.then(code => {
+      if (!listeners.has(listener)) return;
+      done();
+      reject(new Error(`watcher exited (${code}) while waiting for ${what}`));
+    });
+  });
+}
+
 function watchProcess(child: ChildProcess, echo: boolean): ModuleProcess {
   const logs: LogRecord[] = [];
   const otherOutput: string[] = [];
@@ -277,32 +312,8 @@ function watchProcess(child: ChildProcess, echo: boolean): ModuleProcess {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    waitForLog(what, match, timeoutMs = DEFAULT_MODULE_START_TIMEOUT_MS) {
-      const seen = logs.find(match);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const done = (): void => {
-          listeners.delete(listener);
-          clearTimeout(timer);
-        };
-        const listener = (r: LogRecord): void => {
-          if (match(r)) {
-            done();
-            resolve(r);
-          }
-        };
-        const timer = setTimeout(() => {
-          done();
-          reject(new TimeoutError(`timeout waiting for ${what} after ${timeoutMs}ms`));
-        }, timeoutMs);
-        listeners.add(listener);
-        void exited.then(code => {
-          if (!listeners.has(listener)) return;
-          done();
-          reject(new Error(`watcher exited (${code}) while waiting for ${what}`));
-        });
-      });
-    },
+    waitForLog: (what, match, timeoutMs = DEFAULT_MODULE_START_TIMEOUT_MS) =>
+      waitForRecord(logs, listeners, exited, what, match, timeoutMs),
     stop() {
       stopping ??= (async () => {
         if (child.exitCode !== null || child.signalCode !== null) return;

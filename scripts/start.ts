@@ -8,12 +8,13 @@
 // stdout: the `observed` record, the PeprStore YAML, then every further watcher record, one JSON
 // line each. stderr: the steps and what to try.
 //
-// Only ../cluster/ports is imported up front (node:net alone): a taken port fails the run before
+// `npm start` checks the ports first with bare `node cluster/ports.cjs`; this checks them again
+// (the port may have been taken since) with only node:net and the store contract loaded, before
 // anything else is loaded or built.
 import path from "node:path";
 
 import { OBSERVED_DEADLINE_MS } from "../capabilities/deadlines";
-import { assertPortsFree, PortInUseError } from "../cluster/ports";
+import { assertPortsFree } from "../cluster/ports.cjs";
 import {
   FLUSH_INTERVAL_MS,
   scheduleStoreName,
@@ -216,7 +217,7 @@ async function main(): Promise<number> {
     await assertPortsFree();
   } catch (err) {
     process.stderr.write(`error: ${(err as Error).message}\n`);
-    return err instanceof PortInUseError ? 1 : 2;
+    return 1;
   }
   const c: Cluster = await import("../cluster");
   const steps = new Steps();

@@ -242,10 +242,12 @@ describe("store CLI after observe was created", () => {
       "--role=reader",
       "--serviceaccount=default:reader",
     ]);
-    await waitForPermission(s.cp, "list", "peprstores.pepr.dev", [
-      ...ns,
-      "--as=system:serviceaccount:default:reader",
-    ]);
+    await waitForPermission(s.cp, {
+      verb: "list",
+      resource: "peprstores.pepr.dev",
+      namespace: STORE_NAMESPACE,
+      user: "system:serviceaccount:default:reader",
+    });
     expect((await runCli(["store", "-o", "json"], { kubeconfig })).code).toBe(0);
     const result = await runCli(["store", "--watch"], { kubeconfig });
     expect([result.code, result.stderr]).toEqual([

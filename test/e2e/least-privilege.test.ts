@@ -113,9 +113,7 @@ describe("the watcher as its scoped ServiceAccount", () => {
     for (const { apiGroups = [], resources = [], verbs } of granted) {
       for (const resource of apiGroups.flatMap(g => resources.map(r => (g ? `${r}.${g}` : r)))) {
         for (const verb of verbs) {
-          await waitForPermission(cp, verb, resource, ["--all-namespaces"], {
-            kubeconfig: tokenKubeconfig,
-          });
+          await waitForPermission(cp, { verb, resource }, { kubeconfig: tokenKubeconfig });
         }
       }
     }

@@ -1,24 +1,20 @@
 // The fixed ports a run needs, checked before anything is built or started, so a taken port fails
-// the run in well under a second and names what needs it. Only node:net is imported here: callers
-// check ports before loading the rest of the package.
-import net from "node:net";
+// the run at once and names what needs it. Plain CommonJS (typed by ports.d.cts) so that
+// `npm start` can run it with bare `node` before tsx and the rest of the package load:
+// `node cluster/ports.cjs` checks RUN_PORTS and exits 1 with the message when one is taken.
+"use strict";
+
+const net = require("node:net");
 
 /** Port of the watcher's HTTPS server (/healthz, /metrics); fixed in Pepr, so one watcher per machine. */
-export const WATCHER_PORT = 3000;
-/** How long {@link assertPortsFree} waits for a taken port to be released; default 0 (fail at once). */
-export const ENV_WATCHER_PORT_WAIT = "WATCHER_PORT_WAIT_MS";
+const WATCHER_PORT = 3000;
+/** How long assertPortsFree waits for a taken port to be released; default 0 (fail at once). */
+const ENV_WATCHER_PORT_WAIT = "WATCHER_PORT_WAIT_MS";
 /** Pause between two tries while waiting for a port. */
 const PORT_POLL_MS = 1000;
 
-/** A fixed port and what needs it. */
-export interface NeededPort {
-  port: number;
-  /** What listens there during a run, for the error message. */
-  name: string;
-}
-
 /** The Pepr watcher's port. */
-export const WATCHER: NeededPort = {
+const WATCHER = {
   port: WATCHER_PORT,
   name: "the Pepr watcher's HTTPS server (/healthz; the port is fixed in Pepr)",
 };
@@ -27,25 +23,23 @@ export const WATCHER: NeededPort = {
  * Every fixed port of `npm start` and the tests. The control plane's ports (kube-apiserver, etcd,
  * its control endpoint) are picked free at start, so they are not listed.
  */
-export const RUN_PORTS: readonly NeededPort[] = [WATCHER];
+const RUN_PORTS = Object.freeze([WATCHER]);
 
 /** Thrown when a needed port is taken. */
-export class PortInUseError extends Error {
-  constructor(
-    readonly needed: NeededPort,
-    options?: ErrorOptions,
-  ) {
+class PortInUseError extends Error {
+  constructor(needed, options) {
     super(
       `port ${needed.port} is in use; ${needed.name} needs it. Stop what listens there ` +
         `(another npm start, Pepr watcher or pepr dev?), or set ${ENV_WATCHER_PORT_WAIT}=<ms> to wait for it`,
       options,
     );
     this.name = "PortInUseError";
+    this.needed = needed;
   }
 }
 
 /** Whether `port` can be listened on now (on every interface, as Pepr's server listens). */
-export function portFree(port: number): Promise<boolean> {
+function portFree(port) {
   return new Promise(resolve => {
     const server = net.createServer();
     server.once("error", () => resolve(false));
@@ -53,17 +47,11 @@ export function portFree(port: number): Promise<boolean> {
   });
 }
 
-/**
- * Fails when one of `ports` is taken, after waiting up to `waitMs` for it to be released.
- *
- * @param ports - the ports to check (default {@link RUN_PORTS})
- * @param waitMs - how long to wait for a taken port (default $WATCHER_PORT_WAIT_MS, else 0)
- * @throws PortInUseError naming the first port still taken
- */
-export async function assertPortsFree(
-  ports: readonly NeededPort[] = RUN_PORTS,
+/** Fails when one of `ports` is taken, after waiting up to `waitMs` for it to be released. */
+async function assertPortsFree(
+  ports = RUN_PORTS,
   waitMs = Number(process.env[ENV_WATCHER_PORT_WAIT] ?? 0),
-): Promise<void> {
+) {
   const deadline = Date.now() + waitMs;
   for (const needed of ports) {
     for (let tries = 0; !(await portFree(needed.port)); tries++) {
@@ -77,4 +65,24 @@ export async function assertPortsFree(
       await new Promise(resolve => setTimeout(resolve, PORT_POLL_MS));
     }
   }
+}
+
+module.exports = {
+  WATCHER_PORT,
+  ENV_WATCHER_PORT_WAIT,
+  WATCHER,
+  RUN_PORTS,
+  PortInUseError,
+  portFree,
+  assertPortsFree,
+};
+
+if (require.main === module) {
+  assertPortsFree().then(
+    () => process.exit(0),
+    err => {
+      process.stderr.write(`error: ${err.message}\n`);
+      process.exit(1);
+    },
+  );
 }
