@@ -13,6 +13,7 @@
 // anything else is loaded or built.
 import path from "node:path";
 
+import { OBSERVED_DEADLINE_MS } from "../capabilities/deadlines";
 import { assertPortsFree } from "../cluster/ports.cjs";
 import {
   FLUSH_INTERVAL_MS,
@@ -26,8 +27,6 @@ type ControlPlane = import("../cluster").ControlPlane;
 type ModuleProcess = import("../cluster").ModuleProcess;
 type ClusterChanges = import("../cluster").ClusterChanges;
 
-/** Deadline for "observed" after observe is created: Pepr's flush and debounce, and slack. */
-const OBSERVED_TIMEOUT_MS = 30_000;
 /** pino's "info": the streamed records are this level and above, as `pepr dev` shows them. */
 const STREAM_MIN_LEVEL = 30;
 const STEPS = 6;
@@ -138,12 +137,13 @@ async function observe(c: Cluster, steps: Steps, started: Started): Promise<void
   steps.done();
 
   steps.step(
-    `waiting for the watcher to log "observed" (Pepr flushes Store writes every ${FLUSH_INTERVAL_MS / 1000} s)`,
+    `waiting for the watcher to log "observed" (Pepr flushes Store writes every ${FLUSH_INTERVAL_MS / 1000} s; ` +
+      `the capability gives up within ${OBSERVED_DEADLINE_MS / 1000} s)`,
   );
   const observed = await mod.waitForLog(
     `watcher "observed"`,
     r => r.msg === "observed" && r.time >= createdAt,
-    OBSERVED_TIMEOUT_MS,
+    OBSERVED_DEADLINE_MS,
   );
   steps.done(`${((observed.time - createdAt) / 1000).toFixed(1)}s after the create`);
   process.stdout.write(`${JSON.stringify(observed)}\n`);
