@@ -10,7 +10,15 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   {
-    ignores: ["**/node_modules", "**/dist", "**/coverage", "cluster/controlplane/**", "build/**"],
+    ignores: [
+      "**/node_modules",
+      "**/dist",
+      "**/coverage",
+      "cluster/controlplane/**",
+      "build/**",
+      ".stryker-tmp/**",
+      "reports/**",
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
@@ -22,11 +30,16 @@ export default tseslint.config(
             "eslint.config.mjs",
             "jest.config.cjs",
             "jest.e2e.config.cjs",
+            "jest.integration.config.cjs",
+            "jest.mutation.config.cjs",
+            "stryker.config.cjs",
             "test/esm-to-cjs.cjs",
             "cluster/exit-with-parent.cjs",
             "cluster/ports.cjs",
             "bin/*.cjs",
           ],
+          // the config files above are 10 (default limit 8)
+          maximumDefaultProjectFileMatchCount_THIS_WILL_SLOW_DOWN_LINTING: 16,
         },
         tsconfigRootDir: path.dirname(fileURLToPath(import.meta.url)),
         sourceType: "module",

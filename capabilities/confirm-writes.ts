@@ -10,9 +10,23 @@
 //   client patches the CR more often than once a second the Store hears nothing.
 // confirmWrites therefore reads the CR back from the API server after the capability's wait,
 // re-writes what is missing (bounded, with backoff), and re-creates the CR, as Pepr does at
-// start-up, when it is gone. When the API server cannot be read it falls back to Store.getItem.
-import { K8s, kind, Log } from "pepr";
+// start-up, when it is gone. Only what the API server returns counts: Pepr's in-memory Store can
+// hold keys that exist nowhere, so when the CR cannot be read the writes are not confirmed.
+import { fetch, kind, Log } from "pepr";
+// K8s() of kubernetes-fluent-client 3.11.6 takes no AbortSignal and its HTTP agent waits up to
+// undici's 300 s for headers. Its own k8sCfg (kubeconfig, TLS, token) and pathBuilder (the URL),
+// which every K8s() call uses, are not in the package index, hence the deep import; with them
+// and the client's fetch each request gets a timeout.
+import type { FetchMethods } from "kubernetes-fluent-client/dist/fluent/shared-types";
+import { k8sCfg, pathBuilder } from "kubernetes-fluent-client/dist/fluent/utils";
 
+import {
+  API_REQUEST_TIMEOUT_MS,
+  CONFIRM_ATTEMPTS,
+  CONFIRM_BACKOFF_MS,
+  READ_RETRY_PAUSE_MS,
+  READ_TRIES,
+} from "./deadlines";
 import {
   CACHE_ID_LABEL,
   keyPrefix,
@@ -21,27 +35,34 @@ import {
   STORE_NAMESPACE,
 } from "../store/contract";
 
-/** How many times {@link confirmWrites} checks the store; between checks it re-writes. */
-export const CONFIRM_ATTEMPTS = 4;
-/** Pause before the first re-write; doubled before each further one. */
-export const CONFIRM_BACKOFF_MS = 1_000;
-
 /** The part of Pepr's Store that confirmWrites uses. */
-export interface StoreReader {
-  getItem(key: string): string | null;
+export interface StoreWriter {
   setItemAndWait(key: string, value: string): Promise<string>;
 }
 
-/** Thrown when writes are still missing from the store after {@link CONFIRM_ATTEMPTS} checks. */
+/** The store CR on the API server, as confirmWrites reads and re-creates it. */
+export interface StoreCR {
+  /**
+   * Reads this capability's keys as the API server holds them (see {@link readPersisted}):
+   * `null` when the store CR does not exist; throws when it cannot be read.
+   */
+  readPersisted(): Promise<Record<string, string> | null>;
+  /** Creates the store CR when readPersisted found none (see {@link createStore}). */
+  createStore(): Promise<void>;
+}
+
+/** Thrown when the writes cannot be confirmed: keys still missing, or the CR unreadable. */
 export class UnconfirmedWritesError extends Error {
   constructor(
+    /** Why: the keys still missing, or why the CR could not be read. */
+    readonly reason: string,
+    /** The keys not confirmed (all of them when the CR could not be read). */
     readonly missing: string[],
+    /** How many checks were made. */
     readonly attempts: number,
     cause: unknown,
   ) {
-    super(`store writes not confirmed after ${attempts} checks: missing ${missing.join(", ")}`, {
-      cause,
-    });
+    super(`store writes not confirmed after ${attempts} checks: ${reason}`, { cause });
     this.name = "UnconfirmedWritesError";
   }
 }
@@ -51,53 +72,54 @@ export interface ConfirmOptions {
   attempts?: number;
   /** Default {@link CONFIRM_BACKOFF_MS}. */
   backoffMs?: number;
-  /**
-   * Reads this capability's keys as the API server holds them (see {@link readPersisted}):
-   * `null` when the store CR does not exist; throws when it cannot be read. Without it, or when it
-   * throws, keys are checked with Store.getItem.
-   */
-  readPersisted?: () => Promise<Record<string, string> | null>;
-  /** Creates the store CR when readPersisted found none (see {@link createStore}). */
-  createStore?: () => Promise<void>;
+  /** Reads per check; default {@link READ_TRIES}. */
+  readTries?: number;
+  /** Default {@link READ_RETRY_PAUSE_MS}. */
+  readPauseMs?: number;
 }
 
 /**
- * Waits for `firstWait` (the capability's own setItemAndWait), then checks that every key of
- * `expected` holds its value in the store, re-writing the missing ones with setItemAndWait until
- * all are confirmed or `attempts` checks have failed.
+ * Waits for `firstWait` (the capability's own setItemAndWait), then reads the store CR and
+ * checks that every key of `expected` holds its value there, re-writing the missing ones with
+ * setItemAndWait until all are confirmed or `attempts` checks have failed. A check that cannot
+ * read the CR retries the read; when all its reads fail, nothing is confirmed. It settles within
+ * CONFIRM_WORST_CASE_MS (./deadlines.ts).
  *
  * @param store - the capability's Store
  * @param expected - every key the capability wrote, with its value
  * @param firstWait - the capability's own wait; its rejection is not final
- * @param options - attempts, backoff, and how to read and re-create the store CR
- * @returns when every key is confirmed
- * @throws UnconfirmedWritesError naming the keys still missing (also logged as an error)
+ * @param cr - how to read and re-create the store CR
+ * @param options - attempts and backoffs
+ * @returns when the API server holds every key with its value
+ * @throws UnconfirmedWritesError with the reason (also logged as "store writes not confirmed")
  */
 export async function confirmWrites(
-  store: StoreReader,
+  store: StoreWriter,
   expected: Readonly<Record<string, string>>,
   firstWait: Promise<unknown>,
+  cr: StoreCR,
   options: ConfirmOptions = {},
 ): Promise<void> {
   const attempts = options.attempts ?? CONFIRM_ATTEMPTS;
   const backoffMs = options.backoffMs ?? CONFIRM_BACKOFF_MS;
   let lastError = await failureOf(firstWait);
   for (let attempt = 1; ; attempt++) {
-    const missing = await missingKeys(store, expected, options);
-    if (missing.length === 0) return;
-    if (attempt >= attempts) {
-      Log.error(
-        { missing, attempts: attempt, lastError: describe(lastError) },
-        "store writes not confirmed",
-      );
-      throw new UnconfirmedWritesError(missing, attempt, lastError);
+    const check = await missingKeys(expected, cr, options);
+    if ("unreadable" in check) {
+      const tries = options.readTries ?? READ_TRIES;
+      const why = `the store CR could not be read in ${tries} tries: ${describe(check.unreadable)}`;
+      notConfirmed(why, Object.keys(expected), attempt, check.unreadable);
     }
+    const { missing } = check;
+    if (missing.length === 0) return;
+    if (attempt >= attempts)
+      notConfirmed(`missing ${missing.join(", ")}`, missing, attempt, lastError);
     const delayMs = backoffMs * 2 ** (attempt - 1);
     Log.warn(
       { missing, attempt, delayMs, lastError: describe(lastError) },
       "re-writing store keys",
     );
-    await new Promise(resolve => setTimeout(resolve, delayMs));
+    await sleep(delayMs);
     const results = await Promise.allSettled(
       missing.map(key => store.setItemAndWait(key, expected[key])),
     );
@@ -106,37 +128,118 @@ export async function confirmWrites(
   }
 }
 
-/** The keys of `expected` whose value is not persisted (or, when that cannot be read, not in the Store). */
-async function missingKeys(
-  store: StoreReader,
-  expected: Readonly<Record<string, string>>,
-  options: ConfirmOptions,
-): Promise<string[]> {
-  const keys = Object.keys(expected);
-  if (options.readPersisted) {
-    try {
-      const persisted = await options.readPersisted();
-      if (persisted !== null) return keys.filter(key => persisted[key] !== expected[key]);
-      try {
-        await options.createStore?.();
-      } catch (err) {
-        Log.warn({ err }, "store CR could not be re-created");
-      }
-      return keys;
-    } catch (err) {
-      Log.warn({ err }, "store CR could not be read: checking Store.getItem");
-    }
-  }
-  return keys.filter(key => store.getItem(key) !== expected[key]);
+/** Logs "store writes not confirmed" and throws. */
+function notConfirmed(reason: string, missing: string[], attempts: number, cause: unknown): never {
+  Log.error(
+    { reason, missing, attempts, lastError: describe(cause) },
+    "store writes not confirmed",
+  );
+  throw new UnconfirmedWritesError(reason, missing, attempts, cause);
 }
 
-// A kindOverride rather than store/peprstore.ts's RegisterKind'd class: RegisterKind keys kinds by
-// class name, and in the minified module bundle that name can collide with Pepr's own Store kind.
-const peprStores = () =>
-  K8s(kind.GenericKind, {
-    namespace: STORE_NAMESPACE,
-    kindOverride: PEPR_STORE_GVK,
+/**
+ * The keys of `expected` whose value the store CR does not hold (all of them when the CR is
+ * missing: it is re-created), or why the CR could not be read.
+ */
+async function missingKeys(
+  expected: Readonly<Record<string, string>>,
+  cr: StoreCR,
+  options: ConfirmOptions,
+): Promise<{ missing: string[] } | { unreadable: unknown }> {
+  const keys = Object.keys(expected);
+  let persisted: Record<string, string> | null;
+  try {
+    persisted = await readWithRetries(cr, options);
+  } catch (err) {
+    return { unreadable: err };
+  }
+  if (persisted !== null) return { missing: keys.filter(key => persisted[key] !== expected[key]) };
+  try {
+    await cr.createStore();
+  } catch (err) {
+    Log.warn({ err: describe(err) }, "store CR could not be re-created");
+  }
+  return { missing: keys };
+}
+
+/** cr.readPersisted(), tried up to `readTries` times with doubling pauses. */
+async function readWithRetries(
+  cr: StoreCR,
+  options: ConfirmOptions,
+): Promise<Record<string, string> | null> {
+  const tries = options.readTries ?? READ_TRIES;
+  const pauseMs = options.readPauseMs ?? READ_RETRY_PAUSE_MS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await cr.readPersisted();
+    } catch (err) {
+      if (attempt >= tries) throw err;
+      const delayMs = pauseMs * 2 ** (attempt - 1);
+      Log.warn({ err: describe(err), attempt, delayMs }, "store CR could not be read: retrying");
+      await sleep(delayMs);
+    }
+  }
+}
+
+/** A request to the API server about a store CR failed; `status` when it had an answer. */
+export class StoreRequestError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "StoreRequestError";
+  }
+}
+
+/** What kubernetes-fluent-client's fetch resolves with (fetch.ts FetchResponse). */
+type FetchResponse = Awaited<ReturnType<typeof fetch<kind.GenericKind>>>;
+
+/**
+ * One request about the store CR `name`, the way K8s(...).Get/Create make it, aborted after
+ * `timeoutMs`.
+ */
+async function storeRequest(
+  method: "GET" | "POST",
+  name: string,
+  timeoutMs: number,
+  body?: kind.GenericKind,
+): Promise<FetchResponse> {
+  const { opts, serverUrl } = await k8sCfg(method as FetchMethods);
+  const filters = { namespace: STORE_NAMESPACE, name, kindOverride: PEPR_STORE_GVK };
+  const url = pathBuilder(`${serverUrl}`, kind.GenericKind, filters, method === "POST");
+  return fetch<kind.GenericKind>(url, {
+    ...(opts as object),
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    signal: AbortSignal.timeout(timeoutMs),
   });
+}
+
+/** The HTTP status of an answer, `undefined` when there was none (network error, timeout). */
+export function httpStatus(response: FetchResponse): number | undefined {
+  return response.e === undefined ? response.status : undefined;
+}
+
+/** A failed request as an Error saying what was asked and what happened. */
+function requestError(
+  request: string,
+  response: FetchResponse,
+  timeoutMs: number,
+): StoreRequestError {
+  const status = httpStatus(response);
+  const e = response.e as { name?: unknown; cause?: unknown } | undefined;
+  let what: string;
+  if (status !== undefined) {
+    const said = (response.data as { message?: unknown } | undefined)?.message;
+    what = `HTTP ${status} ${response.statusText}${typeof said === "string" ? `: ${said}` : ""}`;
+  } else if (e?.name === "TimeoutError") {
+    what = `no answer within ${timeoutMs} ms`;
+  } else {
+    what = describe(e?.cause ?? e) ?? "no answer";
+  }
+  return new StoreRequestError(`${request}: ${what}`, status, { cause: response.e ?? response });
+}
 
 /**
  * Reads a capability's keys from the store CR on the API server, with the `<capability>-v2-`
@@ -144,22 +247,22 @@ const peprStores = () =>
  *
  * @param name - the CR name, `pepr-<uuid>-store`
  * @param capability - the capability whose keys to return
+ * @param timeoutMs - abort the request after this long (default {@link API_REQUEST_TIMEOUT_MS})
  * @returns the keys and values, or `null` when the CR does not exist
- * @throws the API error when the CR cannot be read for another reason
+ * @throws StoreRequestError when the CR cannot be read for another reason (with the status, if any)
  */
 export async function readPersisted(
   name: string,
   capability: string,
+  timeoutMs = API_REQUEST_TIMEOUT_MS,
 ): Promise<Record<string, string> | null> {
-  let cr: kind.GenericKind;
-  try {
-    cr = await peprStores().Get(name);
-  } catch (err) {
-    if ((err as { status?: number }).status === 404) return null;
-    throw err;
+  const response = await storeRequest("GET", name, timeoutMs);
+  if (!response.ok) {
+    if (httpStatus(response) === 404) return null;
+    throw requestError(`get PeprStore ${name} in ${STORE_NAMESPACE}`, response, timeoutMs);
   }
   const prefix = keyPrefix(capability);
-  const data = (cr.data ?? {}) as Record<string, string>;
+  const data = (response.data.data ?? {}) as Record<string, string>;
   return Object.fromEntries(
     Object.entries(data)
       .filter(([key]) => key.startsWith(prefix))
@@ -168,14 +271,16 @@ export async function readPersisted(
 }
 
 /**
- * Creates the store CR with Pepr's placeholder, as Pepr's StoreController does at start-up.
+ * Creates the store CR with Pepr's placeholder, as Pepr's StoreController does at start-up. A CR
+ * created by someone else in the meantime (409) is fine.
  *
  * @param name - the CR name, `pepr-<uuid>-store`
- * @throws the API error when it cannot be created
+ * @param timeoutMs - abort the request after this long (default {@link API_REQUEST_TIMEOUT_MS})
+ * @throws StoreRequestError when it cannot be created
  */
-export async function createStore(name: string): Promise<void> {
+export async function createStore(name: string, timeoutMs = API_REQUEST_TIMEOUT_MS): Promise<void> {
   Log.warn({ name, namespace: STORE_NAMESPACE }, "store CR missing: creating it again");
-  await peprStores().Create({
+  const response = await storeRequest("POST", name, timeoutMs, {
     apiVersion: `${PEPR_STORE_GVK.group}/${PEPR_STORE_GVK.version}`,
     kind: PEPR_STORE_GVK.kind,
     metadata: {
@@ -185,6 +290,8 @@ export async function createStore(name: string): Promise<void> {
     },
     data: { ...PLACEHOLDER },
   } as kind.GenericKind);
+  if (response.ok || httpStatus(response) === 409) return;
+  throw requestError(`create PeprStore ${name} in ${STORE_NAMESPACE}`, response, timeoutMs);
 }
 
 async function failureOf(wait: Promise<unknown>): Promise<unknown> {
@@ -196,8 +303,13 @@ async function failureOf(wait: Promise<unknown>): Promise<unknown> {
   }
 }
 
-/** Pepr rejects with strings; errors keep their message. */
+function sleep(ms: number): Promise<void> {
+  return new Promise(resolve => setTimeout(resolve, ms));
+}
+
+/** Pepr rejects with strings; errors (of any realm: undici's are not this realm's Error) keep their message. */
 function describe(err: unknown): string | undefined {
   if (err === undefined) return undefined;
-  return err instanceof Error ? err.message : String(err);
+  const message = (err as { message?: unknown } | null)?.message;
+  return typeof message === "string" ? message : String(err);
 }

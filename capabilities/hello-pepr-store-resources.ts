@@ -36,10 +36,11 @@ const storeName = storeNameOf(cfg.pepr.uuid);
  *   kubectl create cm observe -n hello-pepr-store-resources
  *
  * Queues `a`, `b` and `c` for the next Store flush, writes `https://observed` and waits until the
- * PeprStore watch reports that key back. Then confirmWrites reads the CR back, re-writes any key
- * that Pepr lost (bounded, with backoff) and re-creates the CR if it was deleted, so "observed" is
- * logged only when all four are persisted; otherwise it logs "store writes not confirmed" and
- * rejects.
+ * PeprStore watch reports that key back. Then confirmWrites reads the CR back from the API server,
+ * re-writes any key that Pepr lost (bounded, with backoff) and re-creates the CR if it was
+ * deleted, so "observed" is logged only when the API server holds all four; otherwise (keys still
+ * missing, or the CR unreadable) it logs "store writes not confirmed" and rejects, within
+ * CONFIRM_WORST_CASE_MS (./deadlines.ts).
  */
 When(a.ConfigMap)
   .IsCreated()

@@ -22,6 +22,11 @@ export const DEFAULT_START_TIMEOUT_MS = 180_000;
 export const STOP_TIMEOUT_MS = 30_000;
 /** The same with a node: the kubelet, pods and containerd stop first, then the machine is restored. */
 export const NODE_STOP_TIMEOUT_MS = 120_000;
+/**
+ * Ready deadline with a node: one node runs per machine, so `up --node` may first wait up to
+ * 10 minutes for another run's node to stop (saying so), then start in seconds.
+ */
+export const NODE_START_TIMEOUT_MS = 780_000;
 
 /** Exit codes of `cluster/controlplane/build.sh` and `controlplane up`, with what they mean. */
 const EXIT_MEANINGS: Record<number, string> = {
@@ -160,7 +165,11 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
   // "close", not "exit": every line the control plane wrote has been read by then
   const exited = new Promise<number | null>(resolve => child.on("close", code => resolve(code)));
   const timeoutMs =
-    options.timeoutMs ?? Number(process.env[ENV_START_TIMEOUT] ?? DEFAULT_START_TIMEOUT_MS);
+    options.timeoutMs ??
+    Number(
+      process.env[ENV_START_TIMEOUT] ??
+        (options.node ? NODE_START_TIMEOUT_MS : DEFAULT_START_TIMEOUT_MS),
+    );
 
   let ready: ReadyLine;
   try {

@@ -6,20 +6,12 @@
 
 const POLL_MS = 1000;
 
-/** Whether process `pid` still exists (signal 0 only checks). */
-function alive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return err.code !== "ESRCH";
-  }
-}
-
-// process.ppid is read once at start-up (Node 20), so ask whether the parent still exists.
+// process.ppid is read live (Node 20.20: a getter over uv_os_getppid): when the parent dies the
+// watcher is re-parented (to 1, or to a subreaper) and ppid changes. Comparing with the pid seen
+// at start-up, rather than probing that pid with signal 0, also holds when the pid is reused.
 const parent = process.ppid;
 const poll = setInterval(() => {
-  if (alive(parent)) return;
+  if (process.ppid === parent) return;
   clearInterval(poll);
   // Not SIGTERM: Pepr's handler logs first, into the dead pipe, and never gets to exit.
   process.exit(143);

@@ -27,7 +27,7 @@ export {
 } from "./node";
 export type { NodeInfo } from "./node";
 /** Stop deadline of a control plane with a node. */
-export { NODE_STOP_TIMEOUT_MS } from "./controlplane";
+export { NODE_STOP_TIMEOUT_MS, NODE_START_TIMEOUT_MS } from "./controlplane";
 
 /** Build the module (`npx pepr build`), prepare a cluster for it and run its watcher. */
 export {

@@ -18,6 +18,7 @@
 // and the store contract loaded, before anything else is loaded or built.
 import path from "node:path";
 
+import { OBSERVED_DEADLINE_MS } from "../capabilities/deadlines";
 import { assertPortsFree } from "../cluster/ports.cjs";
 import {
   FLUSH_INTERVAL_MS,
@@ -31,8 +32,6 @@ type ControlPlane = import("../cluster").ControlPlane;
 type ModuleProcess = import("../cluster").ModuleProcess;
 type ClusterChanges = import("../cluster").ClusterChanges;
 
-/** Deadline for "observed" after observe is created: Pepr's flush and debounce, and slack. */
-const OBSERVED_TIMEOUT_MS = 30_000;
 /** The flag for the local-process watcher. */
 const LOCAL_FLAG = "--local";
 /** pino's "info": the streamed records are this level and above, as `pepr dev` shows them. */
@@ -191,12 +190,13 @@ async function observe(c: Cluster, steps: Steps, started: Started): Promise<void
   steps.done();
 
   steps.step(
-    `waiting for the watcher to log "observed" (Pepr flushes Store writes every ${FLUSH_INTERVAL_MS / 1000} s)`,
+    `waiting for the watcher to log "observed" (Pepr flushes Store writes every ${FLUSH_INTERVAL_MS / 1000} s; ` +
+      `the capability gives up within ${OBSERVED_DEADLINE_MS / 1000} s)`,
   );
   const observed = await mod.waitForLog(
     `watcher "observed"`,
     r => r.msg === "observed" && r.time >= createdAt,
-    OBSERVED_TIMEOUT_MS,
+    OBSERVED_DEADLINE_MS,
   );
   steps.done(`${((observed.time - createdAt) / 1000).toFixed(1)}s after the create`);
   process.stdout.write(`${JSON.stringify(observed)}\n`);

@@ -373,11 +373,15 @@ function statusMessage(err: FailedResponse): string | undefined {
 /** The innermost message of an error chain ("connect ECONNREFUSED 127.0.0.1:1"). */
 function describeCause(err: unknown): string {
   let at: unknown = err;
-  for (let depth = 0; depth < 5 && at instanceof Error && at.cause !== undefined; depth++) {
+  for (let depth = 0; depth < 5 && isErrorLike(at) && at.cause !== undefined; depth++) {
     at = at.cause;
   }
-  if (at instanceof Error) return at.message;
-  return String(at);
+  return isErrorLike(at) ? at.message : String(at);
+}
+
+/** An Error of any realm: undici's errors are not `instanceof` a Jest test's Error. */
+function isErrorLike(err: unknown): err is { message: string; cause?: unknown } {
+  return typeof (err as { message?: unknown } | null)?.message === "string";
 }
 
 function asError(err: unknown, what: string): Error {

@@ -29,8 +29,8 @@ const (
 	// nodeLockPath makes the node one per machine: kubepods cgroups, the bridge and the
 	// KUBE-* chains are machine-wide.
 	nodeLockPath   = "/run/hello-pepr-store-resources-node.lock"
-	nodeLockWait   = 180 * time.Second
-	exitNodeFailed = 5 // the node could not start on a machine that can run it
+	nodeLockWait   = 10 * time.Minute // another run's e2e tests may hold the node for minutes
+	exitNodeFailed = 5                // the node could not start on a machine that can run it
 )
 
 // nodeInfo is the "node" part of the ready line.
@@ -165,15 +165,11 @@ func prepareNode(dataDir, name, containerdDir string, p *pki) (*node, error) {
 	if n.unlock, err = lockNode(dataDir); err != nil {
 		return nil, err
 	}
-	if old, err := readHostState(n.paths.dir); err != nil || old != nil {
-		if err == nil {
-			progress("node: cleaning up what a run killed at %s left", old.Recorded.Format(time.RFC3339))
-			err = old.restore(n.paths.dir)
-		}
-		if err != nil {
-			n.unlock()
-			return nil, fmt.Errorf("clean up the previous node run: %w", err)
-		}
+	// A killed run leaves its record in its data dir, often a temporary one no later run uses:
+	// the runs file lists them all, so any later node cleans up after it.
+	if err := cleanKilledRuns(dataDir); err != nil {
+		n.unlock()
+		return nil, err
 	}
 	for _, d := range []string{n.paths.kubeletRoot, n.paths.containerdState, n.paths.cniIPAM} {
 		if err := os.RemoveAll(d); err != nil { // a fresh node each run; images stay in containerd's root
@@ -217,8 +213,39 @@ func (n *node) start(name string, env []string, path string, args ...string) (*c
 	return c, err
 }
 
+// nodeRunsPath lists the data dirs of node runs that have not put the machine back yet (one a
+// line): a run adds itself before it changes the machine and removes itself once restored.
+// Changed only under the node lock.
+const nodeRunsPath = "/run/hello-pepr-store-resources-node.runs"
+
+func readRuns() []string {
+	data, _ := os.ReadFile(nodeRunsPath)
+	return strings.Fields(string(data))
+}
+
+func writeRuns(dirs []string) error {
+	return os.WriteFile(nodeRunsPath, []byte(strings.Join(dirs, "\n")+"\n"), 0o600)
+}
+
+// cleanKilledRuns puts back what killed runs left (those listed in the runs file, and ours),
+// then lists only ours.
+func cleanKilledRuns(dataDir string) error {
+	for _, dir := range append(readRuns(), dataDir) {
+		nodeDir := newNodePaths(dir).dir
+		old, err := readHostState(nodeDir)
+		if err == nil && old != nil {
+			progress("node: cleaning up what the run of %s, killed after %s, left", old.DataDir, old.Recorded.Format(time.RFC3339))
+			err = old.restore(nodeDir)
+		}
+		if err != nil {
+			return fmt.Errorf("clean up the node run of %s: %w", dir, err)
+		}
+	}
+	return writeRuns([]string{dataDir})
+}
+
 // lockNode takes the machine-wide node lock, waiting for another run's node to stop.
-func lockNode(dataDir string) (func(), error) {
+func lockNode(dataDir string) (unlock func(), err error) {
 	f, err := os.OpenFile(nodeLockPath, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
@@ -348,6 +375,8 @@ func (n *node) stopAll() error {
 	close(n.spawn)
 	if err := n.host.restore(n.paths.dir); err != nil {
 		errs = append(errs, fmt.Errorf("restore the machine: %w", err))
+	} else {
+		errs = append(errs, writeRuns(nil))
 	}
 	n.unlock()
 	progress("node stopped and the machine restored in %.1fs", time.Since(step).Seconds())

@@ -1,6 +1,8 @@
 // What the capability must ignore: observe in another namespace, other names, updates and deletes
-// of observe. Each ignored event is followed by an event that does trigger the capability, and the
-// watcher handles events in order, so "observed" counts and PATCHes tell exactly what ran.
+// of observe. A wrongly triggered run would write the same four keys as a real one, and Pepr
+// merges every write queued within one 4 s flush interval into one PATCH, so the decoys get a
+// window of their own: after the first real trigger (which shows the flush phase), the decoys,
+// then two whole flush intervals in which no PATCH may reach the store, then the second trigger.
 import {
   createConfigMap,
   ensureNamespace,
@@ -9,53 +11,66 @@ import {
   kubectlRun,
   waitFor,
 } from "../../cluster";
+import { FLUSH_INTERVAL_MS } from "../../store/contract";
 import {
+  CACHE_ID_OP,
   EXPECTED_DATA,
+  EXPECTED_OPS,
   MODULE_NAMESPACE,
   Scenario,
+  nextPhase,
   observedRecords,
   patchesSince,
   startScenario,
   waitForObserved,
   waitForWatchEvent,
+  waitUntil,
 } from "./scenario";
 
 const OTHER_NAMESPACE = "somewhere-else";
+/** After the second tick, time for a PATCH sent on it to complete and reach the audit log. */
+const PATCH_SETTLE_MS = 1_000;
 
 describe("events the capability ignores", () => {
   let s: Scenario;
   const marks: Record<string, number> = {};
 
-  /** Waits until "observed" has been logged `n` times in all. */
   beforeAll(async () => {
     s = await startScenario();
     await s.mod.waitForLog(`watcher "Scheduling processed"`, r => r.msg === "Scheduling processed");
     await ensureNamespace(s.cp, MODULE_NAMESPACE);
+    await ensureNamespace(s.cp, OTHER_NAMESPACE);
 
+    // 1. the first real trigger: its PATCH shows when Pepr's flush ticks come
     marks.start = Date.now();
-    // 1. observe in a namespace the capability does not watch: Pepr receives it and filters it out.
-    await createConfigMap(s.cp, OTHER_NAMESPACE, "observe");
-    await waitForWatchEvent(s.mod, "ADDED", OTHER_NAMESPACE, "observe");
-    // 2. other names in the watched namespace (Pepr's watch selects metadata.name=observe).
-    await createConfigMap(s.cp, MODULE_NAMESPACE, "observe-1");
-    await createConfigMap(s.cp, MODULE_NAMESPACE, "observer");
-    // 3. the first real trigger
-    marks.firstCreate = Date.now();
     await createConfigMap(s.cp, MODULE_NAMESPACE, "observe");
     await waitForObserved(s.mod, 1);
     await waitFor("the first flush", () =>
-      patchesSince(s.cp, marks.firstCreate).length === 1 ? true : undefined,
+      patchesSince(s.cp, marks.start).length === 1 ? true : undefined,
     );
-    marks.afterFirst = Date.now();
+    marks.decoys = Date.now();
+    // 2. observe in a namespace the capability does not watch: Pepr receives it and filters it out
+    await createConfigMap(s.cp, OTHER_NAMESPACE, "observe");
+    await waitForWatchEvent(s.mod, "ADDED", OTHER_NAMESPACE, "observe");
+    // 3. other names in the watched namespace (Pepr's watch selects metadata.name=observe)
+    await createConfigMap(s.cp, MODULE_NAMESPACE, "observe-1");
+    await createConfigMap(s.cp, MODULE_NAMESPACE, "observer");
     // 4. update and delete observe
     await kubectl(s.cp, ["label", "configmap", "observe", "-n", MODULE_NAMESPACE, "touched=yes"]);
     await waitForWatchEvent(s.mod, "MODIFIED", MODULE_NAMESPACE, "observe");
     await kubectl(s.cp, ["delete", "configmap", "observe", "-n", MODULE_NAMESPACE]);
-    await waitForWatchEvent(s.mod, "DELETED", MODULE_NAMESPACE, "observe");
-    marks.beforeSecond = Date.now();
-    // 5. observe created again: the capability runs again with the same keys and values
+    const lastDecoy = await waitForWatchEvent(s.mod, "DELETED", MODULE_NAMESPACE, "observe");
+    // 5. two flush ticks after the watcher handled the last decoy: anything a decoy had queued
+    // would have been sent on the first of them
+    const secondTick = nextPhase(s.mod, lastDecoy.time, 0) + FLUSH_INTERVAL_MS;
+    await waitUntil("two flush ticks after the decoys", secondTick + PATCH_SETTLE_MS);
+    marks.secondCreate = Date.now();
+    // 6. observe created again: the capability runs again with the same keys and values
     await createConfigMap(s.cp, MODULE_NAMESPACE, "observe");
     await waitForObserved(s.mod, 2);
+    await waitFor("the second flush", () =>
+      patchesSince(s.cp, marks.secondCreate).length === 1 ? true : undefined,
+    );
   });
 
   afterAll(async () => {
@@ -66,18 +81,19 @@ describe("events the capability ignores", () => {
     expect(observedRecords(s.mod)).toHaveLength(2);
   });
 
-  it("writes nothing for observe in another namespace or other names", () => {
-    expect(
-      patchesSince(s.cp, marks.start).filter(p => Date.parse(p.stageTimestamp) < marks.firstCreate),
-    ).toEqual([]);
+  it("sends no PATCH for observe in another namespace, other names, updates and deletes of observe", () => {
+    const inDecoyWindow = patchesSince(s.cp, marks.decoys).filter(
+      p => Date.parse(p.requestReceivedTimestamp) < marks.secondCreate,
+    );
+    expect(inDecoyWindow).toEqual([]);
   });
 
-  it("writes nothing for updates and deletes of observe", () => {
-    expect(
-      patchesSince(s.cp, marks.afterFirst).filter(
-        p => Date.parse(p.stageTimestamp) < marks.beforeSecond,
-      ),
-    ).toEqual([]);
+  it("sends exactly the four keys once per real trigger: no decoy's keys merged into them", () => {
+    const patches = patchesSince(s.cp, marks.start).map(p => p.requestObject);
+    expect(patches).toEqual([
+      [...EXPECTED_OPS, CACHE_ID_OP],
+      [...EXPECTED_OPS, CACHE_ID_OP],
+    ]);
   });
 
   it("leaves exactly the same data after observe is deleted and created again", async () => {

@@ -30,6 +30,7 @@ import {
   kubectl,
   loadImageArchive,
   makeTLSPair,
+  NODE_START_TIMEOUT_MS,
   NodeInfo,
   ReadyLine,
   repoRoot,
@@ -45,6 +46,8 @@ const IMAGE = "localhost/hello-pepr-store-resources/node-image";
 const TAG = "e2e";
 /** Pepr's readiness probe waits 10 s before its first check; scheduling and start come on top. */
 const READY_TIMEOUT_MS = 90_000;
+/** beforeAll: image and module builds, the node start (which may wait for another run's node), the pod. */
+const SETUP_TIMEOUT_MS = NODE_START_TIMEOUT_MS + 300_000;
 /** The unprivileged user the "cannot run containers" case runs as. */
 const NOBODY = 65534;
 
@@ -145,6 +148,7 @@ describe("the local cluster's node", () => {
     workDir = mkdtempSync(path.join(os.tmpdir(), "hpsr-node-e2e-"));
     dataDir = path.join(workDir, "cluster");
     const archive = buildImage(workDir);
+    const deploy = watcherDeployment(); // npx pepr build, if stale, before the node starts
     const starting = Date.now();
     cp = await startControlPlane({ node: true, dataDir });
     node = requireNode(cp.local); // throws, naming what is missing, when there is no node
@@ -152,7 +156,6 @@ describe("the local cluster's node", () => {
     loadImageArchive(node, archive, IMAGE);
 
     const { key, cert } = makeTLSPair(workDir);
-    const deploy = watcherDeployment();
     const sa = podSpec(deploy).serviceAccountName ?? "default";
     const [tlsSecret, moduleSecret] = (podSpec(deploy).volumes ?? []).map(
       v => v.secret?.secretName ?? "",
@@ -200,7 +203,7 @@ describe("the local cluster's node", () => {
     await kubectl(cp, ["apply", "-f", "-"], { input: JSON.stringify(deploy) });
     pod = await waitForReadyPod(cp);
     report("watcher-shaped Deployment apply to pod Ready", Date.now() - applied);
-  });
+  }, SETUP_TIMEOUT_MS);
 
   afterAll(async () => {
     await cp?.stop();

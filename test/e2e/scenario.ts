@@ -15,7 +15,8 @@ import {
   storePatches,
   waitFor,
 } from "../../cluster";
-import { CACHE_ID_LABEL, keyPrefix, PLACEHOLDER } from "../../store/contract";
+import { CACHE_ID_LABEL, FLUSH_INTERVAL_MS, keyPrefix, PLACEHOLDER } from "../../store/contract";
+import { OBSERVED_DEADLINE_MS } from "../../capabilities/deadlines";
 
 export const CAPABILITY = "hello-pepr-store-resources";
 export { PLACEHOLDER };
@@ -41,8 +42,13 @@ export const CACHE_ID_OP = {
   path: `/metadata/labels/${CACHE_ID_LABEL}`,
   value: expect.stringMatching(/^\d{13}$/),
 };
-/** Deadline for "observed": 4 s flush + 1 s watch debounce, with room for a slow machine. */
-export const OBSERVED_TIMEOUT_MS = 30_000;
+/**
+ * Deadline for "observed" after observe is created: the capability's worst case (every re-write
+ * and read retry, capabilities/deadlines.ts) plus the watch delivery. Usually it takes ~5 s.
+ */
+export const OBSERVED_TIMEOUT_MS = OBSERVED_DEADLINE_MS;
+/** Deadline for the watcher to log a watch event it received. */
+export const WATCH_EVENT_TIMEOUT_MS = 30_000;
 
 export { MODULE_NAMESPACE };
 
@@ -109,7 +115,7 @@ export function waitForWatchEvent(
         meta.namespace === namespace
       );
     },
-    OBSERVED_TIMEOUT_MS,
+    WATCH_EVENT_TIMEOUT_MS,
   );
 }
 
@@ -121,4 +127,37 @@ export function patchesSince(cp: ControlPlane, sinceMs: number): AuditEvent[] {
 /** Writes a timing line to stderr: reported, never asserted. */
 export function report(what: string, ms: number): void {
   process.stderr.write(`timing: ${what}: ${(ms / 1000).toFixed(2)}s\n`);
+}
+
+/** What Pepr logs (debug) on a flush tick of its 4 s interval that has writes to send. */
+export const FLUSH_LOG = "Sending updates to Pepr store";
+/** What Pepr logs (debug) when its PeprStore watch delivers the CR, before the 1 s debounce. */
+export const STORE_UPDATE_LOG = "Pepr Store update";
+
+/**
+ * The time of the watcher's last flush tick that sent something: Pepr's interval runs from the
+ * watcher's start-up, so every later tick is this time plus a multiple of the interval.
+ *
+ * @throws when the watcher has not flushed yet
+ */
+export function lastFlushTick(mod: ModuleProcess): number {
+  const ticks = mod.logs.filter(r => r.msg === FLUSH_LOG);
+  if (ticks.length === 0) throw new Error(`the watcher has not logged "${FLUSH_LOG}" yet`);
+  return ticks[ticks.length - 1].time;
+}
+
+/**
+ * The first time at or after `at` that is `phaseMs` after one of the watcher's flush ticks (as
+ * bench/ aims its events).
+ */
+export function nextPhase(mod: ModuleProcess, at: number, phaseMs: number): number {
+  const tick = lastFlushTick(mod);
+  const intervals = Math.max(0, Math.ceil((at - tick - phaseMs) / FLUSH_INTERVAL_MS));
+  return tick + phaseMs + intervals * FLUSH_INTERVAL_MS;
+}
+
+/** Waits until the clock reaches `time` (a point of the flush phase, see {@link nextPhase}). */
+export async function waitUntil(what: string, time: number): Promise<void> {
+  const deadline = time - Date.now() + 1_000;
+  await waitFor(what, () => (Date.now() >= time ? true : undefined), Math.max(deadline, 1_000), 10);
 }

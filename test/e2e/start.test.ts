@@ -7,8 +7,11 @@ import os from "node:os";
 import path from "node:path";
 import { parse } from "yaml";
 
+import { OBSERVED_DEADLINE_MS } from "../../capabilities/deadlines";
 import {
+  buildOutputs,
   ControlPlane,
+  ENV_WATCHER_PORT_WAIT,
   deleteObject,
   objectApi,
   isStatus,
@@ -27,10 +30,18 @@ import {
 } from "../../store/contract";
 import { EXPECTED_DATA, MODULE_NAMESPACE } from "./scenario";
 
-/** How long npm start may take to say "Press Ctrl-C": inside Jest's 180 s test timeout. */
-const START_DEADLINE_MS = 150_000;
+/** What npm start may wait for port 3000 when other runs share the machine (WATCHER_PORT_WAIT_MS). */
+const PORT_WAIT_MS = Number(process.env[ENV_WATCHER_PORT_WAIT] ?? 0);
+/**
+ * How long npm start may take to say "Press Ctrl-C": its wait for port 3000, a minute to start
+ * the control plane, build and start the watcher, then its own deadline for "observed". Usually
+ * about 30 s in all.
+ */
+const START_DEADLINE_MS = PORT_WAIT_MS + 60_000 + OBSERVED_DEADLINE_MS;
+/** Jest's timeout for a test that waits for npm start to be running, then stops it. */
+const RUNNING_TEST_TIMEOUT_MS = START_DEADLINE_MS + 90_000;
 /** The same for the default npm start: image (cold: about a minute), node, `npx pepr deploy`. */
-const DEPLOY_START_DEADLINE_MS = 360_000;
+const DEPLOY_START_DEADLINE_MS = PORT_WAIT_MS + 360_000;
 /** The flag for the local-process watcher (the tests of its process model use it). */
 const LOCAL = "--local";
 
@@ -102,13 +113,20 @@ function groupAlive(run: Run): boolean {
   }
 }
 
-/** The processes with `arg` as one of their command-line arguments (read from /proc). */
-function pidsWithArg(arg: string): number[] {
+/**
+ * The processes with `arg` as one of their command-line arguments (read from /proc), and with
+ * `group` as their process group when it is given: other runs on the machine are not counted.
+ */
+function pidsWithArg(arg: string, group?: number): number[] {
   return readdirSync("/proc")
     .filter(entry => /^\d+$/.test(entry))
     .filter(pid => {
       try {
-        return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(arg);
+        if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(arg)) return false;
+        // /proc/<pid>/stat: "pid (comm) state ppid pgrp ..."; comm may hold spaces and parens
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        const pgrp = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+        return group === undefined || pgrp === group;
       } catch {
         return false; // exited while we looked
       }
@@ -116,8 +134,18 @@ function pidsWithArg(arg: string): number[] {
     .map(Number);
 }
 
-/** How many processes run with `--data-dir=<dataDir>` on their command line. */
+/**
+ * How many processes run with `--data-dir=<dataDir>` on their command line: only the control
+ * plane of the run that made that (temporary, unique) dir.
+ */
 const controlPlanesUsing = (dataDir: string): number => pidsWithArg(`--data-dir=${dataDir}`).length;
+
+/**
+ * The watcher npm start ran: `node --require exit-with-parent.cjs dist/pepr-<uuid>.js`, in the
+ * run's process group (npm start's own, as the watcher is not detached).
+ */
+const watchersOf = (run: Run): number[] =>
+  run.child.pid ? pidsWithArg(buildOutputs().bundle, run.child.pid) : [];
 
 /**
  * Ctrl-C, then waits until no process of the group is left and every byte they wrote has been
@@ -210,6 +238,7 @@ describe("npm start", () => {
     "--local: runs the watcher as a local process, prints observed and the PeprStore, stops on Ctrl-C",
     async () => {
       const r = (run = await npmStartRunning());
+      expect(watchersOf(r)).toHaveLength(1);
       const { observed, store } = splitStdout(r.stdout());
       expect(observed).toMatchObject({ level: 30, msg: "observed" });
       expect(store).toMatchObject({
@@ -227,8 +256,9 @@ describe("npm start", () => {
       expect(r.stderr()).toMatch(
         /\nSIGINT: stopping\.\.\. \(Ctrl-C again exits at once\)\n[\s\S]*controlplane \[ *[\d.]+s\] etcd stopped\nstopped everything this run started\n$/,
       );
-      expect(await portFree(3000)).toBe(true);
+      expect(watchersOf(r)).toEqual([]);
     },
+    RUNNING_TEST_TIMEOUT_MS,
   );
 
   (local ? it : it.skip)(
@@ -250,8 +280,9 @@ describe("npm start", () => {
         30_000,
       );
       rmSync(dataDir!, { recursive: true, force: true });
-      expect(await portFree(3000)).toBe(true);
+      expect(watchersOf(r)).toEqual([]);
     },
+    RUNNING_TEST_TIMEOUT_MS,
   );
 
   (local ? it : it.skip)(
@@ -259,13 +290,15 @@ describe("npm start", () => {
     async () => {
       const r = (run = await npmStartRunning());
       const dataDir = /export KUBECONFIG=(\S+)\/kubeconfig\n/.exec(r.stderr())?.[1] ?? "";
-      const demo = pidsWithArg("scripts/start.ts");
+      // the demo of this run only: in npm start's process group
+      const demo = pidsWithArg("scripts/start.ts", r.child.pid);
       expect(demo).toHaveLength(1);
+      expect(watchersOf(r)).toHaveLength(1);
+      expect(controlPlanesUsing(dataDir)).toBe(1);
       process.kill(demo[0], "SIGKILL"); // no handler runs: nothing is stopped for them
       await waitFor(
         "the watcher and the control plane to notice and stop",
-        async () =>
-          (await portFree(3000)) && controlPlanesUsing(dataDir) === 0 ? true : undefined,
+        () => (watchersOf(r).length === 0 && controlPlanesUsing(dataDir) === 0 ? true : undefined),
         // both poll for their parent every second; without that the watcher would linger until
         // it happened to log into its dead pipe (about 30 s here)
         15_000,
@@ -273,6 +306,7 @@ describe("npm start", () => {
       await waitFor("every process of npm start to exit", () => (groupAlive(r) ? undefined : true));
       rmSync(dataDir, { recursive: true, force: true });
     },
+    RUNNING_TEST_TIMEOUT_MS,
   );
 
   it("exits 10 with the reason when Go is missing", async () => {
@@ -354,7 +388,7 @@ describe("npm start", () => {
       await waitFor(
         "a second observed record on npm start's stdout",
         () => (observedLines(r.stdout()).length === 2 ? true : undefined),
-        60_000,
+        OBSERVED_DEADLINE_MS,
       );
       const { streamed } = splitStdout(r.stdout());
       expect(streamed).toContainEqual(expect.objectContaining({ level: 30, msg: "observed" }));
@@ -362,6 +396,7 @@ describe("npm start", () => {
       await ctrlCAndWait(r);
       expect(r.stderr()).toMatch(/\nstopped everything this run started\n$/);
     },
+    RUNNING_TEST_TIMEOUT_MS,
   );
 
   (local ? it : it.skip)(
@@ -430,6 +465,7 @@ describe("npm start", () => {
         rmSync(cacheDir, { recursive: true, force: true });
       }
     },
+    RUNNING_TEST_TIMEOUT_MS,
   );
 
   it("leaves the build script usable: cluster/controlplane/build.sh exits 10 without Go", () => {

@@ -1,3 +1,5 @@
+import { API_REQUEST_TIMEOUT_MS, CONFIRM_WORST_CASE_MS } from "../../capabilities/deadlines";
+import { SET_ITEM_AND_WAIT_MS } from "../../store/contract";
 import { loadCapability, nextTurn, observeConfigMap, track } from "./helpers";
 
 /** One call Pepr's Storage made to its sender: what the StoreController would queue. */
@@ -64,8 +66,8 @@ async function setUp() {
         Object.entries(data).map(([k, v]) => [k.replace(/^v2-/, ""), v]),
       );
     },
-    /** Only Pepr's in-memory Store gets `data` (a stale or debounced view). */
-    receiveStale: (data: Record<string, string>) => storage.receive(data),
+    /** Only Pepr's in-memory Store gets `data` (a stale or debounced view): not the API server. */
+    receiveInMemoryOnly: (data: Record<string, string>) => storage.receive(data),
     setCluster: (data: Record<string, string> | null) => {
       cluster = data;
     },
@@ -172,8 +174,9 @@ describe("observeWatch against Pepr's Storage", () => {
     // https://observed arrived, b did not (a flush lost it).
     receive({ "v2-a": "1", "v2-c": "3", "v2-https://observed": "yay" });
     await nextTurn();
+    // the capability's own wait succeeded: no lastError
     expect(logs("re-writing store keys")).toEqual([
-      expect.objectContaining({ missing: ["b"], attempt: 1, delayMs: 1_000 }),
+      { level: 40, msg: "re-writing store keys", missing: ["b"], attempt: 1, delayMs: 1_000 },
     ]);
     await jest.advanceTimersByTimeAsync(1_000);
     expect(sent).toEqual([...expectedWrites, ["add", ["v2-b"], "2"]]);
@@ -185,13 +188,14 @@ describe("observeWatch against Pepr's Storage", () => {
   });
 
   it("re-creates a deleted store CR and re-writes all four, though Pepr's stale copy has them", async () => {
-    const { run, receive, receiveStale, setCluster, sent, logs, createStore } = await setUp();
+    const { run, receive, receiveInMemoryOnly, setCluster, sent, logs, createStore } =
+      await setUp();
     setCluster(null);
 
     const result = track(run());
     await nextTurn();
     // Pepr's watch hands the Storage the deleted CR's old data: setItemAndWait resolves on it.
-    receiveStale(allFourInTheCR);
+    receiveInMemoryOnly(allFourInTheCR);
     await nextTurn();
     expect(createStore.mock.calls).toEqual([[STORE_CR]]);
     expect(logs("re-writing store keys")).toEqual([
@@ -208,23 +212,128 @@ describe("observeWatch against Pepr's Storage", () => {
     expect(logs("observed")).toEqual([{ level: 30, msg: "observed" }]);
   });
 
-  it("falls back to Store.getItem when the CR cannot be read", async () => {
-    const { run, receiveStale, readPersisted, logs } = await setUp();
-    readPersisted.mockRejectedValue(new Error("connect ECONNREFUSED 127.0.0.1:6443"));
+  it("logs no observed when the CR cannot be read, though Pepr's Store holds all four", async () => {
+    const { run, receiveInMemoryOnly, readPersisted, logs } = await setUp();
+    const refused = new Error("get PeprStore x: connect ECONNREFUSED 127.0.0.1:6443");
+    readPersisted.mockRejectedValue(refused);
+
+    const running = run();
+    const result = track(running);
+    await nextTurn();
+    receiveInMemoryOnly(allFourInTheCR);
+    await nextTurn();
+    // three reads, 0.5 s and 1 s apart
+    expect(readPersisted).toHaveBeenCalledTimes(1);
+    await jest.advanceTimersByTimeAsync(500);
+    expect(readPersisted).toHaveBeenCalledTimes(2);
+    await jest.advanceTimersByTimeAsync(999);
+    expect(result.state).toBe("pending");
+    await jest.advanceTimersByTimeAsync(1);
+
+    await expect(running).rejects.toThrow(
+      `store writes not confirmed after 1 checks: the store CR could not be read in 3 tries: ${refused.message}`,
+    );
+    expect(readPersisted).toHaveBeenCalledTimes(3);
+    expect(logs("store CR could not be read: retrying")).toEqual([
+      {
+        level: 40,
+        msg: "store CR could not be read: retrying",
+        err: refused.message,
+        attempt: 1,
+        delayMs: 500,
+      },
+      {
+        level: 40,
+        msg: "store CR could not be read: retrying",
+        err: refused.message,
+        attempt: 2,
+        delayMs: 1_000,
+      },
+    ]);
+    expect(logs("store writes not confirmed")).toEqual([
+      {
+        level: 50,
+        msg: "store writes not confirmed",
+        reason: `the store CR could not be read in 3 tries: ${refused.message}`,
+        missing: ["a", "b", "c", "https://observed"],
+        attempts: 1,
+        lastError: refused.message,
+      },
+    ]);
+    expect(logs("observed")).toEqual([]);
+  });
+
+  it("reads the CR again when a read fails, and logs observed once the API server answers", async () => {
+    const { run, receive, readPersisted, logs } = await setUp();
+    readPersisted.mockRejectedValueOnce(new Error("HTTP 500 Internal Server Error"));
 
     const result = track(run());
     await nextTurn();
-    receiveStale(allFourInTheCR);
+    receive(allFourInTheCR);
     await nextTurn();
+    expect(result.state).toBe("pending");
+    await jest.advanceTimersByTimeAsync(500);
 
     expect(result.state).toBe("resolved");
-    expect(logs("store CR could not be read: checking Store.getItem")).toEqual([
+    expect(readPersisted).toHaveBeenCalledTimes(2);
+    expect(logs("observed")).toEqual([{ level: 30, msg: "observed" }]);
+  });
+
+  it("gives up no later than CONFIRM_WORST_CASE_MS when every request runs into its timeout", async () => {
+    const { run, readPersisted, createStore, logs } = await setUp();
+    const afterTimeout = <T>(
+      settle: (resolve: (v: T) => void, reject: (e: Error) => void) => void,
+    ) =>
+      new Promise<T>((resolve, reject) =>
+        setTimeout(() => settle(resolve, reject), API_REQUEST_TIMEOUT_MS),
+      );
+    // Two reads of each check time out, the third finds no CR, re-creating it takes the limit too.
+    let reads = 0;
+    readPersisted.mockImplementation(() =>
+      afterTimeout((resolve, reject) =>
+        ++reads % 3 === 0 ? resolve(null) : reject(new Error("no answer within 3000 ms")),
+      ),
+    );
+    createStore.mockImplementation(() => afterTimeout(resolve => resolve(undefined)));
+
+    const running = run();
+    const result = track(running);
+    await jest.advanceTimersByTimeAsync(CONFIRM_WORST_CASE_MS - 1);
+    expect(result.state).toBe("pending");
+    await jest.advanceTimersByTimeAsync(1);
+
+    await expect(running).rejects.toThrow(
+      "store writes not confirmed after 4 checks: missing a, b, c, https://observed",
+    );
+    expect(readPersisted).toHaveBeenCalledTimes(4 * 3);
+    expect(createStore).toHaveBeenCalledTimes(4);
+    expect(logs("store writes not confirmed")).toEqual([
       expect.objectContaining({
-        level: 40,
-        err: expect.objectContaining({ message: "connect ECONNREFUSED 127.0.0.1:6443" }),
+        attempts: 4,
+        lastError: `MAX_WAIT_TIME elapsed: Key a not seen in ${SET_ITEM_AND_WAIT_MS / 1000}s`,
       }),
     ]);
-    expect(logs("observed")).toEqual([{ level: 30, msg: "observed" }]);
+  });
+
+  it("re-writes all four when the CR is missing and cannot be re-created", async () => {
+    const { run, setCluster, createStore, logs } = await setUp();
+    setCluster(null);
+    createStore.mockRejectedValue(
+      new Error("create PeprStore x in pepr-system: HTTP 403 Forbidden"),
+    );
+
+    track(run());
+    await jest.advanceTimersByTimeAsync(SET_ITEM_AND_WAIT_MS);
+    expect(logs("store CR could not be re-created")).toEqual([
+      {
+        level: 40,
+        msg: "store CR could not be re-created",
+        err: "create PeprStore x in pepr-system: HTTP 403 Forbidden",
+      },
+    ]);
+    expect(logs("re-writing store keys")).toEqual([
+      expect.objectContaining({ missing: ["a", "b", "c", "https://observed"], attempt: 1 }),
+    ]);
   });
 
   it("rejects naming the missing keys, and logs no observed, when 4 checks fail", async () => {
@@ -240,6 +349,13 @@ describe("observeWatch against Pepr's Storage", () => {
     await expect(running).rejects.toThrow(
       "store writes not confirmed after 4 checks: missing a, b, c, https://observed",
     );
+    await expect(running).rejects.toMatchObject({
+      name: "UnconfirmedWritesError",
+      reason: "missing a, b, c, https://observed",
+      missing: ["a", "b", "c", "https://observed"],
+      attempts: 4,
+      cause: "MAX_WAIT_TIME elapsed: Key a not seen in 15s",
+    });
     expect(sent).toHaveLength(4 * 4);
     expect(readPersisted).toHaveBeenCalledTimes(4);
     expect(logs("re-writing store keys").map(r => r.delayMs)).toEqual([1_000, 2_000, 4_000]);
@@ -247,6 +363,7 @@ describe("observeWatch against Pepr's Storage", () => {
       {
         level: 50,
         msg: "store writes not confirmed",
+        reason: "missing a, b, c, https://observed",
         missing: ["a", "b", "c", "https://observed"],
         attempts: 4,
         lastError: "MAX_WAIT_TIME elapsed: Key a not seen in 15s",

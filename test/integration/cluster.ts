@@ -1,0 +1,199 @@
+// What the integration test files share: the control plane of global-setup.ts, kubeconfigs for
+// it and for a tiny local HTTP server, and a recorder for Pepr's log.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+
+// cluster/kube.ts, not the barrel: the barrel loads Pepr's sources (cluster/module.ts), whose
+// kinds clash with those of the Pepr build the code under test loads.
+import { kubectl } from "../../cluster/kube";
+
+/** Names the JSON file global-setup.ts writes with the control plane's {@link IntegrationCluster}. */
+export const ENV_INTEGRATION_CLUSTER = "HPSR_INTEGRATION_CLUSTER";
+
+/** The control plane of the integration tier, as kubectl and the tests reach it. */
+export interface IntegrationCluster {
+  kubeconfig: string;
+  kubectl: string;
+  kubectlCacheDir?: string;
+  server: string;
+}
+
+/** The control plane global-setup.ts started. */
+export function integrationCluster(): IntegrationCluster {
+  const file = process.env[ENV_INTEGRATION_CLUSTER];
+  if (!file)
+    throw new Error(`${ENV_INTEGRATION_CLUSTER} is unset: run with jest.integration.config.cjs`);
+  return JSON.parse(readFileSync(file, "utf8")) as IntegrationCluster;
+}
+
+/** A unique lower-case name for this test's objects, so files and tests never share a CR. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** Applies a PeprStore named `name` (in pepr-system by default) with exactly `data` and `labels`. */
+export async function applyStore(
+  name: string,
+  data: Record<string, string> | undefined,
+  labels?: Record<string, string>,
+  namespace = "pepr-system",
+): Promise<void> {
+  const cr = {
+    apiVersion: "pepr.dev/v1",
+    kind: "PeprStore",
+    metadata: { name, namespace, ...(labels ? { labels } : {}) },
+    ...(data ? { data } : {}),
+  };
+  await kubectl(integrationCluster(), ["apply", "-f", "-"], { input: JSON.stringify(cr) });
+}
+
+/** The PeprStore `name` as kubectl reads it, or `undefined` when it does not exist. */
+export async function kubectlGetStore(name: string): Promise<
+  | {
+      metadata: { name: string; namespace: string; labels?: Record<string, string> };
+      data?: Record<string, string>;
+    }
+  | undefined
+> {
+  const out = await kubectl(integrationCluster(), [
+    "get",
+    "peprstore",
+    name,
+    "-n",
+    "pepr-system",
+    "-o",
+    "json",
+    "--ignore-not-found",
+  ]);
+  return out.trim() === "" ? undefined : JSON.parse(out);
+}
+
+/** Creates a namespace of its own for one test. */
+export async function freshNamespace(prefix = "it"): Promise<string> {
+  const namespace = uniqueName(prefix);
+  await kubectl(integrationCluster(), ["create", "namespace", namespace]);
+  return namespace;
+}
+
+/** Runs kubectl on the integration control plane; returns stdout. */
+export function kubectlIT(args: string[], input?: string): Promise<string> {
+  return kubectl(integrationCluster(), args, input === undefined ? {} : { input });
+}
+
+/** A kubeconfig with one context on `server` authenticating with `token`, and its cleanup. */
+export function kubeconfigFor(server: string, token: string, cluster: object = {}) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "hpsr-it-"));
+  const file = path.join(dir, "kubeconfig");
+  writeFileSync(
+    file,
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name: "c", cluster: { ...cluster, server } }],
+      users: [{ name: "u", user: { token } }],
+      contexts: [{ name: "c", context: { cluster: "c", user: "u" } }],
+      "current-context": "c",
+    }),
+    { mode: 0o600 },
+  );
+  return { file, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A kubeconfig for a ServiceAccount token on the integration control plane: the ServiceAccount
+ * has no RBAC binding, so every request about a PeprStore gets a real 403.
+ */
+export async function forbiddenKubeconfig(name = uniqueName("no-rights")) {
+  const cp = integrationCluster();
+  await kubectl(cp, ["create", "serviceaccount", name, "-n", "default"]);
+  const token = (await kubectl(cp, ["create", "token", name, "-n", "default"])).trim();
+  const admin = JSON.parse(
+    await kubectl(cp, ["config", "view", "--raw", "--minify", "-o", "json"]),
+  ) as { clusters: { cluster: object }[] };
+  return { ...kubeconfigFor(cp.server, token, admin.clusters[0].cluster), user: name };
+}
+
+/** A local HTTP server giving the one answer the real API server cannot give on demand. */
+export interface TinyServer {
+  url: string;
+  /** The requests it received: method and path. */
+  requests: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a plain-HTTP server on 127.0.0.1 that answers every request with `answer` (which may
+ * also never answer). Hand-written: node:http is all it takes for one canned response.
+ */
+export async function tinyServer(
+  answer: (req: http.IncomingMessage, res: http.ServerResponse) => void,
+): Promise<TinyServer> {
+  const requests: string[] = [];
+  const server = http.createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    answer(req, res);
+  });
+  await new Promise<void>(resolve => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () =>
+      new Promise(resolve => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A free port nothing listens on (taken, then released). */
+export async function closedPort(): Promise<number> {
+  const s = await tinyServer((_req, res) => res.end());
+  const port = Number(new URL(s.url).port);
+  await s.close();
+  return port;
+}
+
+/**
+ * Sets $KUBECONFIG (which kubernetes-fluent-client reads for every request) to `file` until the
+ * returned function is called.
+ */
+export function useKubeconfigEnv(file: string): () => void {
+  const previous = process.env.KUBECONFIG;
+  process.env.KUBECONFIG = file;
+  return () => {
+    if (previous === undefined) delete process.env.KUBECONFIG;
+    else process.env.KUBECONFIG = previous;
+  };
+}
+
+/** One record of Pepr's pino logger, parsed. */
+export interface LogRecord {
+  level: number;
+  msg: string;
+  [field: string]: unknown;
+}
+
+/**
+ * Records what Pepr's `Log` writes from now on (and prints nothing), until Jest restores the spy
+ * after the test (`restoreMocks`).
+ *
+ * @param log - Pepr's Log, from the module registry of the code under test
+ * @param streamSym - pino's `symbols.streamSym`
+ * @returns the records, without pino's time, pid and hostname, in order
+ */
+export function recordLogs(log: object, streamSym: symbol): LogRecord[] {
+  const stream = (log as Record<symbol, { write(chunk: string): unknown } | undefined>)[streamSym];
+  if (stream === undefined) throw new Error("pepr Log: no pino destination stream to record");
+  const records: LogRecord[] = [];
+  jest.spyOn(stream, "write").mockImplementation((chunk: string) => {
+    const record = JSON.parse(chunk) as LogRecord;
+    for (const field of ["time", "pid", "hostname"]) delete record[field];
+    records.push(record as LogRecord);
+    return true;
+  });
+  return records;
+}
