@@ -15,20 +15,13 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cache="${CONTAINERD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hello-pepr-store-resources/containerd}"
-min_go="1.26"
 start=$SECONDS
 
 say() { printf 'containerd build [%4ds] %s\n' "$((SECONDS - start))" "$*" >&2; }
 
-if ! command -v go >/dev/null 2>&1; then
-  say "error: no Go toolchain on PATH. Install Go >= ${min_go} (/usr/local/go/bin here) and run again."
-  exit 10
-fi
-go_version="$(go env GOVERSION)"
-if [ "$(printf '%s\n' "go${min_go}" "${go_version}" | sort -V | head -n1)" != "go${min_go}" ]; then
-  say "error: ${go_version} is older than go${min_go}"
-  exit 11
-fi
+# shellcheck source=../go-build.sh
+source "$here/../go-build.sh"
+require_go
 for tool in gcc umoci; do
   if ! command -v "$tool" >/dev/null 2>&1; then
     say "error: ${tool} is missing (Debian: apt-get install gcc libc6-dev umoci; .ci/run installs them)"
@@ -72,22 +65,9 @@ build() { # build TAGS PACKAGE...
   CGO_ENABLED=0 go build -v -trimpath -buildvcs=false -tags "${tags}" -ldflags "${ldflags}" \
     -o "${tmp}/" "$@"
 }
-set +e
 (cd "$here" && build "${tags}" ${pkg}/cmd/containerd ${pkg}/cmd/ctr 2>>"${log}" &&
   build "${tags} no_grpc" ${pkg}/cmd/containerd-shim-runc-v2 2>>"${log}") &
-pid=$!
-while kill -0 "$pid" 2>/dev/null; do
-  sleep 20
-  kill -0 "$pid" 2>/dev/null && say "compiled $(grep -cv '^#' "${log}" || true)/${total} packages"
-done
-wait "$pid"
-rc=$?
-set -e
-if [ "$rc" -ne 0 ]; then
-  tail -n 40 "${log}" >&2
-  say "error: go build failed (exit ${rc})"
-  exit 1
-fi
+wait_for_build $! "${log}" "${total}"
 
 say "building the pause image ${pause_tag} from ${pause_c}"
 mkdir -p "${tmp}/rootfs"
