@@ -30,6 +30,7 @@ export default tseslint.config(
             "eslint.config.mjs",
             "jest.config.cjs",
             "jest.e2e.config.cjs",
+            "jest.in-cluster.config.cjs",
             "jest.integration.config.cjs",
             "jest.mutation.config.cjs",
             "stryker.config.cjs",

@@ -21,7 +21,7 @@ import {
   startControlPlane,
   STARTUP_COMPLETE,
   watchProcess,
-} from "../../cluster";
+} from "../../../cluster";
 import {
   BUILD_TIMEOUT_MS,
   deleteContainer,
@@ -37,7 +37,7 @@ import {
   observedRecords,
   patchesSince,
   waitForObserved,
-} from "./scenario";
+} from "../scenario";
 
 const CONTAINER = `hpsr-image-module-${process.pid}`;
 const SERVICE_ACCOUNT = "pepr-hello-pepr-store-resources";

@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseAllDocuments } from "yaml";
 
-import { buildControllerImage, buildModule, ControllerImage } from "../../cluster";
+import { buildControllerImage, buildModule, ControllerImage } from "../../../cluster";
 import { BUILD_TIMEOUT_MS, Layout, openLayout, runInBundle, unpackBundle } from "./image-bundle";
 
 const UID = 65532;

@@ -18,8 +18,8 @@ import {
   waitForWatcherPod,
   watcherPods,
   watcherServiceAccount,
-} from "../../cluster";
-import { PLACEHOLDER, STORE_NAMESPACE, storeName } from "../../store/contract";
+} from "../../../cluster";
+import { PLACEHOLDER, STORE_NAMESPACE, storeName } from "../../../store/contract";
 import {
   CACHE_ID_OP,
   EXPECTED_DATA,
@@ -28,7 +28,7 @@ import {
   OBSERVED_TIMEOUT_MS,
   patchesSince,
   report,
-} from "./scenario";
+} from "../scenario";
 
 /** Image build (cold: about a minute), node start, two `pepr deploy` runs and their rollouts. */
 const SUITE_TIMEOUT_MS = 900_000;

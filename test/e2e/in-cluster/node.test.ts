@@ -38,8 +38,8 @@ import {
   startControlPlane,
   waitFor,
   writeImageArchive,
-} from "../../cluster";
-import { report } from "./scenario";
+} from "../../../cluster";
+import { report } from "../scenario";
 
 const NAMESPACE = "node-e2e";
 const IMAGE = "localhost/hello-pepr-store-resources/node-image";
@@ -67,13 +67,19 @@ function podSpec(deploy: V1Deployment): V1PodSpec {
   return spec;
 }
 
-/** Builds test/e2e/node-image (static Go HTTPS server) into an OCI archive. */
+/** Builds test/e2e/in-cluster/node-image (static Go HTTPS server) into an OCI archive. */
 function buildImage(dir: string): string {
   const rootfs = path.join(dir, "rootfs");
   mkdirSync(rootfs);
   execFileSync(
     "go",
-    ["build", "-trimpath", "-o", path.join(rootfs, "server"), "./test/e2e/node-image/main.go"],
+    [
+      "build",
+      "-trimpath",
+      "-o",
+      path.join(rootfs, "server"),
+      "./test/e2e/in-cluster/node-image/main.go",
+    ],
     { cwd: repoRoot(), env: { ...process.env, CGO_ENABLED: "0" }, stdio: "inherit" },
   );
   const archive = path.join(dir, "node-image.tar");

@@ -1,0 +1,10 @@
+// In-cluster tests: the local cluster's node (kubelet + containerd), the Pepr controller image built
+// here, and the module deployed by `npx pepr deploy`. One file at a time: the node is one per machine.
+const e2e = require("./jest.e2e.config.cjs");
+
+/** @type {import("jest").Config} */
+module.exports = {
+  ...e2e,
+  roots: ["<rootDir>/test/e2e/in-cluster"],
+  testPathIgnorePatterns: ["/node_modules/"],
+};
