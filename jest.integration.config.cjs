@@ -1,5 +1,6 @@
 // Integration tests: the store functions' real kubernetes-fluent-client requests against one local
-// control plane (cluster/controlplane/), started once for all files by globalSetup. No watcher.
+// control plane (cluster/controlplane/), started once for all files by globalSetup (with a second
+// one for the fault tests, test/integration/start.ts). No watcher.
 const unit = require("./jest.config.cjs");
 
 /** @type {import("jest").Config} */
@@ -10,4 +11,7 @@ module.exports = {
   globalSetup: "<rootDir>/test/integration/global-setup.ts",
   globalTeardown: "<rootDir>/test/integration/global-teardown.ts",
   testTimeout: 30_000,
+  // store-watch-faults.test.ts spends most of its ~30 s waiting on its own control plane: it runs
+  // beside the other files (Jest's default on 2 cores is one worker, all files in turn).
+  maxWorkers: 2,
 };

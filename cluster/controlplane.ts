@@ -186,6 +186,27 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
   return localHandle(child, exited, ready, kubectl, tempDir, stopTimeoutMs);
 }
 
+/**
+ * Stops or starts the kube-apiserver of a running control plane through its control endpoint
+ * (etcd keeps running); start waits until it is ready. Both are idempotent.
+ *
+ * @param ready - the control plane's ready line (its control endpoint and token file)
+ * @param verb - "stop" or "start"
+ * @throws ControlPlaneError with the control plane's error
+ */
+export async function switchAPIServer(
+  ready: Pick<ReadyLine, "control" | "controlToken">,
+  verb: "start" | "stop",
+): Promise<void> {
+  const token = readFileSync(ready.controlToken, "utf8").trim();
+  const res = await fetch(`${ready.control}/apiserver/${verb}`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  const body = (await res.json()) as { error?: string };
+  if (!res.ok) throw new ControlPlaneError(`kube-apiserver ${verb}: ${body.error ?? res.status}`);
+}
+
 /** The handle of a started local control plane: its API server switch and an idempotent stop. */
 function localHandle(
   child: ChildProcess,
@@ -196,15 +217,6 @@ function localHandle(
   stopTimeoutMs: number,
 ): ControlPlane {
   let stopped: Promise<void> | undefined;
-  const control = async (verb: "start" | "stop"): Promise<void> => {
-    const token = readFileSync(ready.controlToken, "utf8").trim();
-    const res = await fetch(`${ready.control}/apiserver/${verb}`, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${token}` },
-    });
-    const body = (await res.json()) as { error?: string };
-    if (!res.ok) throw new ControlPlaneError(`kube-apiserver ${verb}: ${body.error ?? res.status}`);
-  };
   const stop = async (): Promise<void> => {
     const errors: unknown[] = [];
     const code = await terminate(child, exited, stopTimeoutMs);
@@ -224,8 +236,8 @@ function localHandle(
     kubectlCacheDir: path.join(ready.dataDir, "kubectl-cache"),
     server: ready.server,
     local: ready,
-    stopAPIServer: () => control("stop"),
-    startAPIServer: () => control("start"),
+    stopAPIServer: () => switchAPIServer(ready, "stop"),
+    startAPIServer: () => switchAPIServer(ready, "start"),
     stop: () => (stopped ??= stop()),
   };
 }

@@ -19,6 +19,17 @@ export interface IntegrationCluster {
   kubectl: string;
   kubectlCacheDir?: string;
   server: string;
+  /** The second control plane, for the tests that stop, restart or break it (not on an existing cluster). */
+  faults?: FaultCluster;
+}
+
+/** The fault tests' own control plane: its API server switch and the PeprStore CRD to restore. */
+export interface FaultCluster extends Omit<IntegrationCluster, "faults"> {
+  /** Its control endpoint and the file with the endpoint's token (cluster/controlplane.ts ReadyLine). */
+  control: string;
+  controlToken: string;
+  /** Pepr's PeprStore CRD, as prepareCluster applied it. */
+  crd: object;
 }
 
 /** The control plane global-setup.ts started. */
@@ -106,8 +117,10 @@ export function kubeconfigFor(server: string, token: string, cluster: object = {
  * A kubeconfig for a ServiceAccount token on the integration control plane: the ServiceAccount
  * has no RBAC binding, so every request about a PeprStore gets a real 403.
  */
-export async function forbiddenKubeconfig(name = uniqueName("no-rights")) {
-  const cp = integrationCluster();
+export async function forbiddenKubeconfig(
+  name = uniqueName("no-rights"),
+  cp: Omit<IntegrationCluster, "faults"> = integrationCluster(),
+) {
   await kubectl(cp, ["create", "serviceaccount", name, "-n", "default"]);
   const token = (await kubectl(cp, ["create", "token", name, "-n", "default"])).trim();
   const admin = JSON.parse(

@@ -1,6 +1,9 @@
-// Jest globalTeardown of the integration tier: stops the control plane globalSetup started.
+// Jest globalTeardown of the integration tier: stops the control planes globalSetup started.
 import type { ControlPlane } from "../../cluster";
 
 export default async function globalTeardown(): Promise<void> {
-  await (globalThis as { integrationControlPlane?: ControlPlane }).integrationControlPlane?.stop();
+  const { integrationControlPlanes = [] } = globalThis as {
+    integrationControlPlanes?: ControlPlane[];
+  };
+  await Promise.all(integrationControlPlanes.map(cp => cp.stop()));
 }

@@ -107,6 +107,12 @@ describe("readStore", () => {
       capabilities: [CAP],
       message: `capability "nope" not found in PeprStore ${name} (namespace ${namespace}); capabilities: cap`,
     });
+    const empty = await storeWith(PLACEHOLDER);
+    const none = await thrown(() => readStore({ ...empty.options, capability: "nope" }));
+    expect(none).toMatchObject({
+      capabilities: [],
+      message: `capability "nope" not found in PeprStore ${empty.name} (namespace ${empty.namespace}); capabilities: none`,
+    });
   });
 
   it("lists the PeprStores there are when the module's does not exist", async () => {
@@ -124,6 +130,14 @@ describe("readStore", () => {
     const none = await thrown(() => readStore({ kubeconfig, namespace: empty, uuid: "x" }));
     expect((none as Error).message).toMatch(/; PeprStores in it-[^:]+: none$/);
     expect(none).toMatchObject({ stores: [] });
+    // the cause is the get's 404, a Status about a PeprStore
+    expect((none as Error).cause).toMatchObject({
+      status: 404,
+      data: {
+        kind: "Status",
+        details: { group: "pepr.dev", kind: "peprstores", name: "pepr-x-store" },
+      },
+    });
   });
 
   it("reports a 403 as a permission error naming the request", async () => {
@@ -175,11 +189,17 @@ describe("readStore", () => {
         stores: null,
         message: `PeprStore pepr-x-store: not found in namespace ${namespace} (the PeprStores there cannot be listed: list is forbidden)`,
       });
+      expect((err as Error).cause).toMatchObject({ status: 404, data: { kind: "Status" } });
       // watchStore needs list too: with the store there, it is the list that is refused
       await applyStore("pepr-x-store", PLACEHOLDER, undefined, namespace);
       const listErr = await thrown(() => watchStore(options, () => undefined));
       expect(listErr).toBeInstanceOf(PermissionDeniedError);
       expect(listErr).toMatchObject({ verb: "list", namespace });
+      expect((listErr as Error).message).toBe(
+        `permission denied: cannot list peprstores.pepr.dev in namespace ${namespace} (context "c"); ` +
+          `the API server said: peprstores.pepr.dev "pepr-x-store" is forbidden: User "system:serviceaccount:default:${kc.user}" ` +
+          `cannot list resource "peprstores" in API group "pepr.dev" in the namespace "${namespace}"`,
+      );
     } finally {
       kc.remove();
     }
@@ -313,6 +333,72 @@ describe("watchStore", () => {
       capabilities: { cap: { items: { z: "late" } } },
     });
     expect(changes).toHaveLength(count);
+  });
+
+  it("fails when the watch itself is denied (get and list allowed), with $KUBECONFIG restored", async () => {
+    const { namespace, options } = await storeWith(PLACEHOLDER);
+    const kc = await forbiddenKubeconfig();
+    try {
+      const role = ["-n", namespace, kc.user];
+      await kubectlIT([
+        "create",
+        "role",
+        ...role,
+        "--verb=get,list",
+        "--resource=peprstores.pepr.dev",
+      ]);
+      await kubectlIT([
+        "create",
+        "rolebinding",
+        ...role,
+        `--role=${kc.user}`,
+        `--serviceaccount=default:${kc.user}`,
+      ]);
+      const saOptions = { ...options, kubeconfig: kc.file };
+      await waitFor("the role to apply", () => readStore(saOptions));
+      const before = process.env.KUBECONFIG;
+      const changes: StoreChangeEvent[] = [];
+      const err = await thrown(() => watchStore(saOptions, c => changes.push(c)));
+      expect(err).toBeInstanceOf(PermissionDeniedError);
+      expect(err).toMatchObject({
+        verb: "watch",
+        namespace,
+        message: `permission denied: cannot watch peprstores.pepr.dev in namespace ${namespace} (context "c")`,
+      });
+      expect(process.env.KUBECONFIG).toBe(before);
+      expect(changes).toEqual([]);
+    } finally {
+      kc.remove();
+    }
+  });
+
+  it("passes what onChange throws to onWarning and goes on", async () => {
+    const { name, namespace, options } = await storeWith({ "cap-v2-a": "1" });
+    const warnings: Error[] = [];
+    const seen: string[] = [];
+    const thrownError = new Error("onChange failed");
+    const watch = await watchStore(
+      { ...options, capabilities: [CAP], onWarning: w => warnings.push(w) },
+      c => {
+        seen.push(c.key);
+        if (c.key === "error") throw thrownError;
+        if (c.key === "string") throw "a string";
+      },
+    );
+    try {
+      for (const key of ["error", "string", "after"]) {
+        const patch = JSON.stringify({ data: { [`cap-v2-${key}`]: key } });
+        await kubectlIT(["patch", "peprstore", name, "-n", namespace, "--type=merge", "-p", patch]);
+        await waitFor(`the change of ${key}`, () => (seen.includes(key) ? true : undefined));
+      }
+    } finally {
+      watch.stop();
+    }
+    expect(seen).toEqual(["a", "error", "string", "after"]);
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toBe(thrownError);
+    expect(warnings[1]).toBeInstanceOf(Error);
+    expect(warnings[1].message).toBe(`watch of PeprStore ${name}: bad event: a string`);
   });
 
   it("reports only the capability asked for", async () => {

@@ -1,7 +1,7 @@
-// Runs a command with the integration tier's control plane up: `node --import tsx
-// test/integration/with-cluster.ts <command> [args...]` starts it, sets $HPSR_INTEGRATION_CLUSTER
+// Runs a command with the integration tier's control planes up: `node --import tsx
+// test/integration/with-cluster.ts <command> [args...]` starts them, sets $HPSR_INTEGRATION_CLUSTER
 // (so globalSetup uses it instead of starting one per Jest run), runs the command, stops the
-// control plane and exits with the command's code. `npm run test:mutation` runs StrykerJS so.
+// control planes and exits with the command's code. `npm run test:mutation` runs StrykerJS so.
 import { spawn } from "node:child_process";
 
 import { ENV_INTEGRATION_CLUSTER } from "./cluster";
@@ -12,7 +12,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write("usage: with-cluster.ts <command> [args...]\n");
     return 2;
   }
-  const { cp, stateFile } = await startIntegrationCluster();
+  const { cps, stateFile } = await startIntegrationCluster();
   try {
     const child = spawn(argv[0], argv.slice(1), {
       stdio: "inherit",
@@ -25,7 +25,7 @@ async function main(argv: string[]): Promise<number> {
       child.on("close", (code, signal) => resolve(code ?? (signal ? 128 : 1))),
     );
   } finally {
-    await cp.stop();
+    await Promise.all(cps.map(cp => cp.stop()));
   }
 }
 

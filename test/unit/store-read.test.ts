@@ -212,5 +212,24 @@ describe("translate", () => {
     const err = translate(thrown, "get", want, target);
     expect(err).toBeInstanceOf(ApiError);
     expect(err.cause).toBe(thrown);
+    expect(err).toMatchObject({ status: undefined });
+    expect(err.message).toBe(
+      'get peprstores.pepr.dev "pepr-hello-pepr-store-resources-store" in namespace pepr-system at https://127.0.0.1:6443: No currently active cluster',
+    );
+  });
+
+  it("names anything else thrown, and keeps a StoreError as it is", () => {
+    const err = translate("boom", "watch", want, target);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err.cause).toBe("boom");
+    expect(err.message).toBe(
+      "watch peprstores.pepr.dev in namespace pepr-system at https://127.0.0.1:6443: boom",
+    );
+    // a status that is not a number is not a response
+    const notResponse = { ok: false, status: "500" };
+    expect(translate(notResponse, "list", want, target).message).toBe(
+      "list peprstores.pepr.dev in namespace pepr-system at https://127.0.0.1:6443: [object Object]",
+    );
+    expect(translate(err, "get", want, target)).toBe(err);
   });
 });
