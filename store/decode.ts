@@ -135,7 +135,7 @@ export function decodeStoreData(
   data: Record<string, string> | undefined,
   knownCapabilities: readonly string[] = [],
 ): DecodedData {
-  const entries = Object.entries(data ?? {}).sort(([a], [b]) => byCodeUnits(a, b));
+  const entries = Object.entries(data ?? {});
   const inferred = inferCapabilities(entries.map(([k]) => k));
   const items = new Map<string, [string, string][]>();
   const unmigrated = new Map<string, [string, string][]>();

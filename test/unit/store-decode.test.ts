@@ -2,6 +2,7 @@
 // through Pepr's own Storage to prove the keys come out the way the capability reads them.
 
 import {
+  byCodeUnits,
   classifyKey,
   decodeStoreData,
   diffDecoded,
@@ -127,6 +128,16 @@ describe("decodeStoreData", () => {
   });
 });
 
+describe("byCodeUnits", () => {
+  it("orders by UTF-16 code units, equal strings as 0", () => {
+    expect(byCodeUnits("a", "b")).toBe(-1);
+    expect(byCodeUnits("b", "a")).toBe(1);
+    expect(byCodeUnits("a", "a")).toBe(0);
+    expect(byCodeUnits("B", "a")).toBe(-1); // "B" is 0x42, "a" 0x61; localeCompare says 1
+    expect(byCodeUnits("a", "ab")).toBe(-1);
+  });
+});
+
 describe("which capability a key belongs to (overlapping names)", () => {
   const known = ["foo", "foo-bar"];
   const classify = (key: string, names: string[]) =>
@@ -194,6 +205,21 @@ describe("which capability a key belongs to (overlapping names)", () => {
     });
   });
 
+  it("ignores an empty known name: -v2-x belongs to no capability", () => {
+    expect(decodeStoreData({ "-v2-x": "1", "cap-v2-y": "2" }, ["", "cap"])).toEqual({
+      capabilities: { cap: { items: { y: "2" }, unmigrated: {} } },
+      unrecognized: { "-v2-x": "1" },
+    });
+  });
+
+  it("infers names only from keys with -v2-: ab implies no capability a for a-z", () => {
+    expect(inferCapabilities(["ab", "a-z", "-v2-x", "b-v2-y"])).toEqual(["b"]);
+    expect(decodeStoreData({ ab: "1", "a-z": "2" })).toEqual({
+      capabilities: {},
+      unrecognized: { "a-z": "2", ab: "1" },
+    });
+  });
+
   it("hides the placeholder whatever the names", () => {
     expect(classifyKey("__pepr_do_not_delete__", ["__pepr"], [])).toEqual({
       kind: "placeholder",
@@ -214,6 +240,9 @@ describe("lastFlushTime", () => {
     expect(lastFlushTime({ "pepr.dev-cacheID": "" })).toBeNull();
     expect(lastFlushTime({ "pepr.dev-cacheID": "12x" })).toBeNull();
     expect(lastFlushTime({ "pepr.dev-cacheID": "9".repeat(16) })).toBeNull();
+    // Number() would accept these: the whole label must be digits
+    expect(lastFlushTime({ "pepr.dev-cacheID": " 1726798504518" })).toBeNull();
+    expect(lastFlushTime({ "pepr.dev-cacheID": "1726798504518 " })).toBeNull();
   });
 });
 
@@ -242,6 +271,17 @@ describe("diffDecoded", () => {
     ]);
     expect(diffDecoded(after, before)).toEqual([
       { type: "changed", capability: "c", key: "k", value: "", previous: "v", unmigrated: false },
+    ]);
+  });
+
+  it("orders the changes by capability, then by key, whatever came first", () => {
+    const before = decodeStoreData({ "b-v2-y": "1", "b-v2-z": "1" });
+    const after = decodeStoreData({ "a-v2-k": "2", "b-v2-x": "2" });
+    expect(diffDecoded(before, after).map(c => `${c.type} ${c.capability} ${c.key}`)).toEqual([
+      "added a k",
+      "added b x",
+      "removed b y",
+      "removed b z",
     ]);
   });
 
