@@ -1,7 +1,7 @@
 // The local cluster's node (startControlPlane({ node: true })): a Deployment shaped like Pepr's
 // watcher runs from a locally built image, its pod reaches the API server through the kubernetes
-// Service with its ServiceAccount token, the Deployment replaces a deleted pod, `kubectl logs`
-// works, and stopping leaves nothing on the machine. These tests fail, never skip, when the node
+// Service with its ServiceAccount token, the Deployment replaces a deleted pod, `kubectl logs`,
+// `kubectl exec` and `kubectl port-forward` work, and stopping leaves nothing on the machine. These tests fail, never skip, when the node
 // cannot start here.
 import { execFileSync, spawn } from "node:child_process";
 import {
@@ -101,11 +101,48 @@ function processesNaming(dir: string): string[] {
     .filter(cmd => cmd.includes(dir));
 }
 
-/** GET https://<pod>:3000<path> from this host (the pod's certificate is self-signed). */
-function getFromPod(ip: string, urlPath: string): Promise<{ status: number; body: string }> {
+/**
+ * `kubectl port-forward pod/<pod> :3000`: resolves with the local port it prints once it listens,
+ * and the means to stop it.
+ */
+async function portForward(
+  cp: ControlPlane,
+  pod: string,
+): Promise<{ port: number; stop: () => void }> {
+  const child = spawn(cp.kubectl, ["port-forward", "-n", NAMESPACE, `pod/${pod}`, ":3000"], {
+    env: { ...process.env, KUBECONFIG: cp.kubeconfig, KUBERC: "off" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+  const stop = (): void => void child.kill("SIGTERM");
+  const lines = readline.createInterface({ input: child.stdout });
+  const exited = new Promise<never>((_, reject) =>
+    child.once("exit", code => reject(new Error(`kubectl port-forward exited ${code}: ${stderr}`))),
+  );
+  const listening = new Promise<number>(resolve =>
+    lines.on("line", line => {
+      const m = /^Forwarding from 127\.0\.0\.1:(\d+) -> 3000$/.exec(line);
+      if (m) resolve(Number(m[1]));
+    }),
+  );
+  try {
+    return { port: await Promise.race([listening, exited]), stop };
+  } catch (err) {
+    stop();
+    throw err;
+  }
+}
+
+/** GET https://<host>:<port><path> from this host (the pod's certificate is self-signed). */
+function getFromPod(
+  host: string,
+  urlPath: string,
+  port = 3000,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = https.get(
-      { host: ip, port: 3000, path: urlPath, rejectUnauthorized: false, timeout: 15_000 },
+      { host, port, path: urlPath, rejectUnauthorized: false, timeout: 15_000 },
       res => {
         let body = "";
         res.on("data", (c: Buffer) => (body += c.toString()));
@@ -113,7 +150,7 @@ function getFromPod(ip: string, urlPath: string): Promise<{ status: number; body
       },
     );
     req.on("error", reject);
-    req.on("timeout", () => req.destroy(new Error(`GET ${urlPath} from ${ip}: timeout`)));
+    req.on("timeout", () => req.destroy(new Error(`GET ${urlPath} from ${host}:${port}: timeout`)));
   });
 }
 
@@ -258,6 +295,23 @@ describe("the local cluster's node", () => {
     const logs = await kubectl(cp!, ["logs", pod.name, "-n", NAMESPACE]);
     expect(logs).toContain(`kube GET /api/v1/namespaces/${NAMESPACE}/pods/${pod.name} -> 200\n`);
     expect(logs).toContain("kube GET /api/v1/namespaces/kube-system/secrets -> 403\n");
+  });
+
+  test("kubectl exec runs a command in the pod's container, as uid/gid 65532", async () => {
+    const out = await kubectl(cp!, ["exec", "-n", NAMESPACE, pod.name, "--", "/server", "whoami"]);
+    expect(out).toBe("uid 65532 gid 65532\n");
+  });
+
+  test("kubectl port-forward reaches the pod's port 3000 from this host", async () => {
+    const forward = await portForward(cp!, pod.name);
+    try {
+      expect(await getFromPod("127.0.0.1", "/healthz", forward.port)).toEqual({
+        status: 200,
+        body: "ok\n",
+      });
+    } finally {
+      forward.stop();
+    }
   });
 
   test("the Deployment replaces a deleted pod", async () => {

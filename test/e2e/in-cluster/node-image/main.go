@@ -1,8 +1,9 @@
-// Command node-image is the program of the e2e tests' container image (test/e2e/node.test.ts):
+// Command node-image is the program of the e2e tests' container image (test/e2e/in-cluster/node.test.ts):
 // an HTTPS server on :3000, like Pepr's watcher, with the key pair of a Secret volume in
 // /etc/certs (without one, a self-signed pair made at start). GET /healthz answers 200; GET /kube/<path> GETs /<path> from the API server
 // through the kubernetes Service (KUBERNETES_SERVICE_HOST/PORT) with the pod's ServiceAccount
 // token and CA, logs "kube GET /<path> -> <status>" and answers {"status":...,"server":...}.
+// `server whoami` prints its uid and gid and exits (what the tests run with `kubectl exec`).
 // Only the standard library: it is built with CGO_ENABLED=0 into a one-file image.
 package main
 
@@ -28,6 +29,10 @@ const saDir = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 func main() {
 	log.SetFlags(0)
+	if len(os.Args) > 1 && os.Args[1] == "whoami" { // for `kubectl exec`: the image has no shell
+		fmt.Printf("uid %d gid %d\n", os.Getuid(), os.Getgid())
+		return
+	}
 	http.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	http.HandleFunc("/kube/", kube)
 	log.Printf("serving https on :3000 as uid %d gid %d", os.Getuid(), os.Getgid())
