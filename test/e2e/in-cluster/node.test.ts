@@ -1,8 +1,9 @@
 // The local cluster's node (startControlPlane({ node: true })): a Deployment shaped like Pepr's
 // watcher runs from a locally built image, its pod reaches the API server through the kubernetes
-// Service with its ServiceAccount token, the Deployment replaces a deleted pod, `kubectl logs`,
-// `kubectl exec` and `kubectl port-forward` work, and stopping leaves nothing on the machine. These tests fail, never skip, when the node
-// cannot start here.
+// Service with its ServiceAccount token and a pod through a Service's ClusterIP, the Deployment
+// replaces a deleted pod, `kubectl logs`, `kubectl exec` and `kubectl port-forward` work, and
+// stopping leaves nothing on the machine. These tests fail, never skip, when the node cannot
+// start here.
 import { execFileSync, spawn } from "node:child_process";
 import {
   chownSync,
@@ -312,6 +313,40 @@ describe("the local cluster's node", () => {
     } finally {
       forward.stop();
     }
+  });
+
+  test("a pod reaches a pod through a Service's ClusterIP (kube-proxy, the bridge's hairpin)", async () => {
+    const deployment = watcherDeployment().metadata?.name ?? "";
+    await kubectl(cp!, [
+      "expose",
+      "deployment",
+      deployment,
+      "-n",
+      NAMESPACE,
+      "--name=watcher-e2e",
+      "--port=443",
+      "--target-port=3000",
+    ]);
+    const ip = await kubectl(cp!, [
+      "get",
+      "service",
+      "watcher-e2e",
+      "-n",
+      NAMESPACE,
+      "-o",
+      "jsonpath={.spec.clusterIP}",
+    ]);
+    // kube-proxy writes the Service's rules once it sees the Service and its endpoints
+    const answer = await waitFor(
+      `GET https://${ip}:443/hostname from pod ${pod.name} to answer`,
+      async () => {
+        const r = await getFromPod(pod.ip, `/service/${ip}:443/hostname`);
+        return r.status === 200 ? r : undefined;
+      },
+      30_000,
+      500,
+    );
+    expect(JSON.parse(answer.body)).toEqual({ status: 200, body: `${pod.name}\n` });
   });
 
   test("the Deployment replaces a deleted pod", async () => {
