@@ -37,7 +37,8 @@ module.exports = {
   htmlReporter: { fileName: `reports/mutation/${selection}.html` },
   jsonReporter: { fileName: `reports/mutation/${selection}.json` },
   thresholds: { high: 90, low: 85, break: null },
-  ignorePatterns: ["cluster/controlplane", "reports", "coverage"],
+  // .stryker-tmp*: the sandboxes of another run going on beside this one (--tempDirName)
+  ignorePatterns: ["cluster/controlplane", "reports", "coverage", ".stryker-tmp*"],
   tempDirName: ".stryker-tmp",
   cleanTempDir: "always",
 };

@@ -89,11 +89,12 @@ export const SET_ITEM_AND_WAIT_MS = 15_000;
  * capability reads the same field through its JSON import of package.json (bundled by
  * `pepr build`).
  *
+ * @param from - the directory to start from (default: this file's)
  * @returns the uuid
  * @throws Error when no package.json named {@link PACKAGE_NAME} with a `pepr.uuid` is found
  */
-export function moduleUUID(): string {
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+export function moduleUUID(from: string = __dirname): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
     const file = path.join(dir, "package.json");
     let pkg: { name?: unknown; pepr?: { uuid?: unknown } } | undefined;
     try {
@@ -108,7 +109,7 @@ export function moduleUUID(): string {
       return pkg.pepr.uuid;
     }
     if (path.dirname(dir) === dir) {
-      throw new Error(`cannot find the ${PACKAGE_NAME} package.json above ${__dirname}`);
+      throw new Error(`cannot find the ${PACKAGE_NAME} package.json above ${from}`);
     }
   }
 }

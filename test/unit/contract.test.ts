@@ -1,7 +1,8 @@
 // store/contract.ts copies what Pepr does not export; each copy is checked here against the
 // installed Pepr's sources (node_modules/pepr/src), so upgrading Pepr fails this test instead of
 // silently disagreeing with it.
-import { readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 
 import { peprStoreCRD } from "pepr/src/lib/assets/store";
@@ -9,6 +10,7 @@ import { peprStoreGVK } from "pepr/src/lib/k8s";
 
 import {
   CACHE_ID_LABEL,
+  PACKAGE_NAME,
   FLUSH_INTERVAL_MS,
   keyPrefix,
   moduleUUID,
@@ -82,5 +84,42 @@ describe("store contract (store/contract.ts) against the installed Pepr", () => 
       debounce: Number(peprConstant("controller/store.ts", "debounceBackoffReceive")),
       wait: Number(peprConstant("core/storage.ts", "MAX_WAIT_TIME")),
     });
+  });
+});
+
+describe("moduleUUID", () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(path.join(os.tmpdir(), "hpsr-unit-uuid-"))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Writes `content` as `<dir>/<sub>/package.json` and returns `<dir>/<sub>`. */
+  const packageIn = (sub: string, content: string): string => {
+    const at = path.join(dir, sub);
+    mkdirSync(at, { recursive: true });
+    writeFileSync(path.join(at, "package.json"), content);
+    return at;
+  };
+
+  it("takes pepr.uuid from the first package.json named hello-pepr-store-resources above", () => {
+    packageIn("", JSON.stringify({ name: PACKAGE_NAME, pepr: { uuid: "outer" } }));
+    packageIn("a", JSON.stringify({ name: "another-package", pepr: { uuid: "not-this" } }));
+    const start = packageIn("a/b", "{ not json");
+    expect(moduleUUID(path.join(start, "c"))).toBe("outer");
+  });
+
+  it("fails without pepr.uuid, or with one that is empty or not a string", () => {
+    for (const pepr of [undefined, {}, { uuid: "" }, { uuid: 7 }]) {
+      const at = packageIn("", JSON.stringify({ name: PACKAGE_NAME, pepr }));
+      expect(() => moduleUUID(at)).toThrow(
+        new Error(`${path.join(at, "package.json")}: no pepr.uuid`),
+      );
+    }
+  });
+
+  it("fails naming where it started when no package.json above is this package's", () => {
+    const start = packageIn("a", JSON.stringify({ name: "another-package" }));
+    expect(() => moduleUUID(start)).toThrow(
+      new Error(`cannot find the hello-pepr-store-resources package.json above ${start}`),
+    );
   });
 });
