@@ -107,6 +107,11 @@ describe("readStore", () => {
       capabilities: [CAP],
       message: `capability "nope" not found in PeprStore ${name} (namespace ${namespace}); capabilities: cap`,
     });
+    const two = await storeWith({ "cap-v2-a": "1", "cap-two-v2-b": "2" });
+    expect(await thrown(() => readStore({ ...two.options, capability: "nope" }))).toMatchObject({
+      capabilities: [CAP, "cap-two"],
+      message: `capability "nope" not found in PeprStore ${two.name} (namespace ${two.namespace}); capabilities: cap, cap-two`,
+    });
     const empty = await storeWith(PLACEHOLDER);
     const none = await thrown(() => readStore({ ...empty.options, capability: "nope" }));
     expect(none).toMatchObject({

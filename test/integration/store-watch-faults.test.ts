@@ -216,6 +216,9 @@ describeFaults("watchStore when the cluster fails under it", () => {
       const err = await rejection(watch.done);
       expect(err).toBeInstanceOf(CrdNotInstalledError);
       expect((err as Error).message).toBe(missing);
+      expect((err as Error).cause).toMatchObject({
+        message: expect.stringMatching(/^watch failed: 404 Not Found /),
+      });
       expect(plain(changes)).toEqual([
         { type: "added", capability: CAP, key: "a", value: "1", unmigrated: false },
         { type: "removed", capability: CAP, key: "a", previous: "1", unmigrated: false },

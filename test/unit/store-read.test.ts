@@ -173,8 +173,10 @@ describe("translate", () => {
   });
 
   it("makes a 401 an unauthorized error", () => {
-    const err = translate(response(401, "Unauthorized"), "list", want, target);
+    const failure = response(401, "Unauthorized");
+    const err = translate(failure, "list", want, target);
     expect(err).toBeInstanceOf(UnauthorizedError);
+    expect(err.cause).toBe(failure);
     expect(err.message).toBe(
       'unauthorized: https://127.0.0.1:6443 did not accept the credentials of context "ctx" (/k) to list peprstores.pepr.dev in namespace pepr-system',
     );
@@ -194,13 +196,10 @@ describe("translate", () => {
   });
 
   it("keeps the status of any other failure", () => {
-    const err = translate(
-      response(500, { kind: "Status", message: "etcd down" }),
-      "get",
-      want,
-      target,
-    );
+    const failure = response(500, { kind: "Status", message: "etcd down" });
+    const err = translate(failure, "get", want, target);
     expect(err).toBeInstanceOf(ApiError);
+    expect(err.cause).toBe(failure);
     expect(err).toMatchObject({ code: "API_ERROR", status: 500 });
     expect(err.message).toBe(
       'get peprstores.pepr.dev "pepr-hello-pepr-store-resources-store" in namespace pepr-system at https://127.0.0.1:6443: HTTP 500 Internal Server Error; the API server said: etcd down',
@@ -231,5 +230,13 @@ describe("translate", () => {
       "list peprstores.pepr.dev in namespace pepr-system at https://127.0.0.1:6443: [object Object]",
     );
     expect(translate(err, "get", want, target)).toBe(err);
+    expect(translate(null, "list", want, target).message).toBe(
+      "list peprstores.pepr.dev in namespace pepr-system at https://127.0.0.1:6443: null",
+    );
+    // an Error with a status is not a response either: it has no `ok: false`
+    const withStatus = Object.assign(new Error("teapot"), { status: 418 });
+    expect(translate(withStatus, "list", want, target).message).toBe(
+      "list peprstores.pepr.dev in namespace pepr-system at https://127.0.0.1:6443: teapot",
+    );
   });
 });
