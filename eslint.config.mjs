@@ -16,7 +16,7 @@ export default tseslint.config(
       "**/coverage",
       "cluster/controlplane/**",
       "build/**",
-      ".stryker-tmp/**",
+      ".stryker-tmp*/**",
       "reports/**",
     ],
   },
