@@ -15,7 +15,6 @@ import {
   getStore,
   kubectl,
   PeprStoreObject,
-  prepareCluster,
   runCli,
   startCli,
   startControlPlane,
@@ -30,6 +29,7 @@ import {
   Scenario,
   startScenario,
 } from "./scenario";
+import { cleanSharedCluster } from "./shared-cluster";
 
 /** Prefix of every message the CLI writes on stderr. */
 const ME = "hello-pepr-store-resources:";
@@ -355,8 +355,7 @@ describe("store CLI on a control plane where no watcher ran", () => {
   };
 
   beforeAll(async () => {
-    cp = await startControlPlane();
-    await prepareCluster(cp);
+    cp = await cleanSharedCluster();
     for (const name of ["pepr-other-store", "pepr-tricky-store"]) {
       const store = {
         apiVersion: "pepr.dev/v1",
@@ -391,10 +390,6 @@ describe("store CLI on a control plane where no watcher ran", () => {
       "-p",
       JSON.stringify(ops),
     ]);
-  });
-
-  afterAll(async () => {
-    await cp?.stop();
   });
 
   it("exits 5 when the module's store does not exist and lists the PeprStores that do", async () => {

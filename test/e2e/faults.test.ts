@@ -60,9 +60,12 @@ describe("faults", () => {
   let s: Scenario | undefined;
   let restarted: ModuleProcess | undefined;
 
-  /** A fresh control plane and watcher, with the watcher's informers synced and the namespace there. */
-  const readyScenario = async (): Promise<Scenario> => {
-    const sc = await startScenario();
+  /**
+   * A watcher on the cleaned shared control plane (or on a control plane of its own, for a test
+   * that stops kube-apiserver), with its informers synced and the namespace there.
+   */
+  const readyScenario = async (ownControlPlane = false): Promise<Scenario> => {
+    const sc = (s = await startScenario({ ownControlPlane }));
     await sc.mod.waitForLog(
       `watcher "Scheduling processed"`,
       r => r.msg === "Scheduling processed",
@@ -72,20 +75,23 @@ describe("faults", () => {
   };
 
   /**
-   * Creates observe, waits for the watcher to see it, then injects `fault`. The fault races
-   * Pepr's 4 s flush timer, which a test can neither see nor move: when the audit log shows the
-   * keys' PATCH landed before the fault took hold, the fault tested nothing, so the scenario
-   * starts over on a fresh control plane (at most {@link FAULT_ATTEMPTS} times).
+   * Starts a scenario, creates observe, waits for the watcher to see it, then injects `fault`.
+   * The fault races Pepr's 4 s flush timer, which a test can neither see nor move: when the
+   * audit log shows the keys' PATCH landed before the fault took hold, the fault tested nothing,
+   * so the scenario starts over with a fresh watcher on a clean control plane (at most
+   * {@link FAULT_ATTEMPTS} times).
    *
    * @param fault - injects the fault; resolves with the time (ms) up to which a PATCH of the
    *   keys means the flush won
+   * @param ownControlPlane - the fault stops kube-apiserver: not on the shared control plane
    * @returns the scenario the fault hit and when observe was created in it
    */
   const faultBeforeFlush = async (
     fault: (sc: Scenario) => Promise<number>,
+    ownControlPlane = false,
   ): Promise<{ sc: Scenario; createdAt: number }> => {
     for (let attempt = 1; ; attempt++) {
-      const sc = s as Scenario;
+      const sc = await readyScenario(ownControlPlane);
       const createdAt = Date.now();
       await createConfigMap(sc.cp, MODULE_NAMESPACE, "observe");
       await waitForWatchEvent(sc.mod, "ADDED", MODULE_NAMESPACE, "observe");
@@ -103,13 +109,8 @@ describe("faults", () => {
       );
       await sc.stop();
       s = undefined;
-      s = await readyScenario();
     }
   };
-
-  beforeEach(async () => {
-    s = await readyScenario();
-  });
 
   afterEach(async () => {
     await restarted?.stop();
@@ -127,7 +128,7 @@ describe("faults", () => {
       await target.cp.startAPIServer();
       restartMs = Date.now() - restartAt;
       return restartAt;
-    });
+    }, true);
     report("API server outage: kube-apiserver restart", restartMs);
 
     await waitObserved(sc.mod);
@@ -160,7 +161,7 @@ describe("faults", () => {
   });
 
   it("watcher SIGKILLed right after its PATCH and restarted: it reads the four keys back", async () => {
-    const sc = s as Scenario;
+    const sc = await readyScenario();
     const createdAt = Date.now();
     await createConfigMap(sc.cp, MODULE_NAMESPACE, "observe");
     await waitFor("the flush PATCH", () =>
@@ -182,7 +183,7 @@ describe("faults", () => {
   });
 
   it("another client patching the same CR before and after the flush: neither side loses keys", async () => {
-    const sc = s as Scenario;
+    const sc = await readyScenario();
     // A first run shows the flush phase; its keys are then removed, so the run under test must
     // write them again.
     await createConfigMap(sc.cp, MODULE_NAMESPACE, "observe");
@@ -261,7 +262,7 @@ describe("faults", () => {
   });
 
   it("PeprStore CR deleted while the watcher runs: re-created, and the next event's keys land", async () => {
-    const sc = s as Scenario;
+    const sc = await readyScenario();
     await createConfigMap(sc.cp, MODULE_NAMESPACE, "observe");
     await waitObserved(sc.mod, 1);
     await kubectl(sc.cp, ["delete", "peprstore", storeName(), "-n", STORE_NAMESPACE]);

@@ -14,10 +14,10 @@ import {
   kubectlRun,
   prepareCluster,
   repoRoot,
-  startControlPlane,
   waitFor,
 } from "../../cluster";
 import { PEPR_STORE_RESOURCE, PLACEHOLDER, STORE_NAMESPACE, storeName } from "../../store/contract";
+import { cleanSharedCluster } from "./shared-cluster";
 
 /**
  * README.md's command that removes the module but keeps its data: every object of the manifest
@@ -39,16 +39,12 @@ describe("dist/pepr-module-<uuid>.yaml", () => {
     docs = parseAllDocuments(readFileSync(manifest, "utf8"))
       .map(d => d.toJS() as Doc | null)
       .filter(d => d !== null);
-    cp = await startControlPlane();
+    cp = await cleanSharedCluster();
     // The manifest's namespaced objects need pepr-system to exist for a dry run: apply the
     // manifest's own Namespace as `kubectl apply` would, then the PeprStore CRD as `pepr deploy` does.
     const namespace = docs.find(d => d.kind === "Namespace");
     await kubectl(cp, ["apply", "-f", "-"], { input: JSON.stringify(namespace) });
     await prepareCluster(cp);
-  });
-
-  afterAll(async () => {
-    await cp?.stop();
   });
 
   it("passes a server-side dry run of every object", async () => {
@@ -113,14 +109,10 @@ describe("removing the module", () => {
 
   beforeEach(async () => {
     manifest = buildModule().manifest;
-    cp = await startControlPlane();
+    cp = await cleanSharedCluster();
     await kubectl(cp, ["apply", "-f", manifest]);
     await prepareCluster(cp);
     await createObject(cp, store);
-  });
-
-  afterEach(async () => {
-    await cp?.stop();
   });
 
   it("with README's command removes every object but the Namespace and keeps the PeprStore", async () => {

@@ -1,6 +1,6 @@
-// What the integration test files share: the control plane of global-setup.ts, kubeconfigs for
+// What the integration test files share: the control plane of test/shared-cluster/global-setup.ts, kubeconfigs for
 // it and for a tiny local HTTP server, and a recorder for Pepr's log.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -9,24 +9,14 @@ import path from "node:path";
 // cluster/kube.ts, not the barrel: the barrel loads Pepr's sources (cluster/module.ts), whose
 // kinds clash with those of the Pepr build the code under test loads.
 import { kubectl } from "../../cluster/kube";
-
-/** Names the JSON file global-setup.ts writes with the control plane's {@link IntegrationCluster}. */
-export const ENV_INTEGRATION_CLUSTER = "HPSR_INTEGRATION_CLUSTER";
+import { SharedCluster, sharedCluster } from "../shared-cluster/state";
 
 /** The control plane of the integration tier, as kubectl and the tests reach it. */
-export interface IntegrationCluster {
-  kubeconfig: string;
-  kubectl: string;
-  kubectlCacheDir?: string;
-  server: string;
-}
+export type IntegrationCluster = SharedCluster;
 
-/** The control plane global-setup.ts started. */
+/** The control plane test/shared-cluster/global-setup.ts started. */
 export function integrationCluster(): IntegrationCluster {
-  const file = process.env[ENV_INTEGRATION_CLUSTER];
-  if (!file)
-    throw new Error(`${ENV_INTEGRATION_CLUSTER} is unset: run with jest.integration.config.cjs`);
-  return JSON.parse(readFileSync(file, "utf8")) as IntegrationCluster;
+  return sharedCluster();
 }
 
 /** A unique lower-case name for this test's objects, so files and tests never share a CR. */
