@@ -9,13 +9,13 @@ import {
   kubectlRun,
   LogRecord,
   ModuleProcess,
-  sleep,
   startModule,
+  TimeoutError,
   waitFor,
   waitForStore,
   type AuditEvent,
 } from "../../cluster";
-import { STORE_NAMESPACE, storeName } from "../../store/contract";
+import { FLUSH_INTERVAL_MS, STORE_NAMESPACE, storeName } from "../../store/contract";
 import {
   EXPECTED_DATA,
   MODULE_NAMESPACE,
@@ -32,8 +32,14 @@ import {
   PLACEHOLDER,
 } from "./scenario";
 
-/** The outage the first test simulates. */
-const OUTAGE_MS = 10_000;
+/** What Pepr logs when a flush PATCH fails (storeCache.ts sendUpdatesAndFlushCache). */
+const FLUSH_FAILED = "Pepr store update failure";
+/**
+ * How long the outage waits for a flush to fail on it: one flush interval and a margin. No
+ * failure in that time means Pepr had nothing left to send (its flush won the race), which
+ * faultBeforeFlush then sees in the audit log.
+ */
+const OUTAGE_MAX_MS = FLUSH_INTERVAL_MS + 3_000;
 const ALL_FOUR = ["a", "b", "c", "https://observed"];
 /** Where the concurrent-writer test creates observe: this long after a flush tick. */
 const AIM_AFTER_TICK_MS = 200;
@@ -119,11 +125,21 @@ describe("faults", () => {
     s = undefined;
   });
 
-  it("kube-apiserver stopped right after observe is created, back 10 s later: all four keys land", async () => {
+  it("kube-apiserver stopped right after observe is created, back once Pepr's flush failed on it: all four keys land", async () => {
     let restartMs = 0;
     const { sc, createdAt } = await faultBeforeFlush(async target => {
+      const stoppedAt = Date.now();
       await target.cp.stopAPIServer();
-      await sleep(OUTAGE_MS);
+      // The outage lasts until Pepr's flush of the keys has failed on it (its next tick).
+      await target.mod
+        .waitForLog(
+          `watcher "${FLUSH_FAILED}" during the outage`,
+          r => r.msg === FLUSH_FAILED && r.time >= stoppedAt,
+          OUTAGE_MAX_MS,
+        )
+        .catch((err: unknown) => {
+          if (!(err instanceof TimeoutError)) throw err;
+        });
       const restartAt = Date.now();
       await target.cp.startAPIServer();
       restartMs = Date.now() - restartAt;
@@ -139,7 +155,7 @@ describe("faults", () => {
     expect((await getStore(sc.cp))?.data).toEqual(EXPECTED_DATA);
     // Pepr's flusher lost the four writes (its retry re-queues undefined, then a 422 drops them);
     // the capability re-wrote all of them once.
-    expect(byMsg(sc.mod, "Pepr store update failure").length).toBeGreaterThan(0);
+    expect(byMsg(sc.mod, FLUSH_FAILED).length).toBeGreaterThan(0);
     expect(byMsg(sc.mod, "re-writing store keys")).toEqual([
       expect.objectContaining({ level: 40, missing: ALL_FOUR, attempt: 1 }),
     ]);

@@ -71,8 +71,10 @@ export async function startScenario(
   const { ownControlPlane = false, ...moduleOptions } = options;
   const cp = ownControlPlane ? await startControlPlane() : await cleanSharedCluster();
   let mod: ModuleProcess;
+  const modStarted = Date.now();
   try {
     mod = await startModule(cp, moduleOptions);
+    report("watcher started", Date.now() - modStarted);
   } catch (err) {
     if (ownControlPlane) await cp.stop();
     throw err;
