@@ -17,7 +17,6 @@ import {
   PeprStoreObject,
   runCli,
   startCli,
-  startControlPlane,
   waitForPermission,
 } from "../../cluster";
 import { STORE_NAMESPACE } from "../../store/contract";
@@ -317,11 +316,8 @@ describe("store CLI on a control plane without the PeprStore CRD", () => {
   let cp: ControlPlane;
 
   beforeAll(async () => {
-    cp = await startControlPlane();
-  });
-
-  afterAll(async () => {
-    await cp?.stop();
+    // the shared control plane without the CRD and pepr-system (the next clean installs them)
+    cp = await cleanSharedCluster({ bare: true });
   });
 
   it("exits 4 and says the CRD is not installed", async () => {
