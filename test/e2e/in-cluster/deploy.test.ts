@@ -3,17 +3,13 @@
 // with its ServiceAccount token and its Secrets. The store, the audit log and `kubectl logs` are
 // read exactly. These tests fail, never skip, when the node cannot start here.
 import {
-  auditLog,
-  ControlPlane,
   createConfigMap,
   followWatcherLogs,
   getStore,
   kubectl,
   loadControllerImage,
-  ModuleProcess,
   peprDeploy,
   prepareCluster,
-  startControlPlane,
   waitForStore,
   waitForWatcherPod,
   watcherPods,
@@ -25,65 +21,17 @@ import {
   EXPECTED_DATA,
   EXPECTED_OPS,
   MODULE_NAMESPACE,
-  OBSERVED_TIMEOUT_MS,
   patchesSince,
   report,
 } from "../scenario";
-
-/** Image build (cold: about a minute), node start, two `pepr deploy` runs and their rollouts. */
-const SUITE_TIMEOUT_MS = 900_000;
-const SERVICE_ACCOUNT_USER = `system:serviceaccount:${STORE_NAMESPACE}:${watcherServiceAccount()}`;
-
-interface Deployed {
-  cp: ControlPlane;
-  pod: string;
-  logs: ModuleProcess;
-  stop(): Promise<void>;
-}
-
-/** A cluster with a node, the image loaded, `before` run, then `npx pepr deploy --yes`. */
-async function deployOnNode(before?: (cp: ControlPlane) => Promise<void>): Promise<Deployed> {
-  const cp = await startControlPlane({ node: true });
-  let logs: ModuleProcess | undefined;
-  try {
-    const image = await loadControllerImage(cp, { onProgress: () => undefined });
-    report(`ctr images import of ${image.name}`, image.loadSeconds * 1000);
-    await before?.(cp);
-    const deployed = await peprDeploy(cp);
-    report("npx pepr deploy --yes (build, apply, rollout)", deployed.seconds * 1000);
-    const pod = (await waitForWatcherPod(cp)).metadata?.name as string;
-    logs = followWatcherLogs(cp, pod);
-    const follower = logs;
-    return {
-      cp,
-      pod,
-      logs,
-      stop: async () => {
-        await follower.stop();
-        await cp.stop();
-      },
-    };
-  } catch (err) {
-    await logs?.stop();
-    await cp.stop();
-    throw err;
-  }
-}
-
-function waitForObservedIn(logs: ModuleProcess, sinceMs: number) {
-  return logs.waitForLog(
-    `"observed" in kubectl logs`,
-    r => r.msg === "observed" && r.time >= sinceMs,
-    OBSERVED_TIMEOUT_MS,
-  );
-}
-
-/** Audit events of the watcher's ServiceAccount answered 403 (denied by RBAC). */
-function deniedForWatcher(cp: ControlPlane) {
-  return auditLog(cp).completed(
-    e => e.user.username === SERVICE_ACCOUNT_USER && e.responseStatus?.code === 403,
-  );
-}
+import {
+  Deployed,
+  deniedForWatcher,
+  deployOnNode,
+  SERVICE_ACCOUNT_USER,
+  SUITE_TIMEOUT_MS,
+  waitForObservedIn,
+} from "./deployed";
 
 describe("npx pepr deploy on the local cluster's node", () => {
   let d: Deployed;
@@ -175,36 +123,6 @@ describe("npx pepr deploy on the local cluster's node", () => {
     const pod = await waitForWatcherPod(d.cp, { exclude: pods });
     expect(pod.status?.containerStatuses?.map(c => [c.image, c.ready])).toEqual([[other, true]]);
     expect((await getStore(d.cp))?.data).toEqual(EXPECTED_DATA);
-  });
-});
-
-describe("the watcher pod deleted right after `observe` is created", () => {
-  let d: Deployed;
-
-  beforeAll(async () => {
-    d = await deployOnNode();
-  }, SUITE_TIMEOUT_MS);
-
-  afterAll(async () => {
-    await d?.stop();
-  });
-
-  it("is replaced by the Deployment; the new pod logs observed and the store ends exact", async () => {
-    const createdAt = Date.now();
-    await createConfigMap(d.cp, MODULE_NAMESPACE, "observe");
-    await kubectl(d.cp, ["delete", "pod", d.pod, "-n", STORE_NAMESPACE, "--wait=false"]);
-    const replacement = await waitForWatcherPod(d.cp, { exclude: [d.pod] });
-    const logs = followWatcherLogs(d.cp, replacement.metadata?.name as string);
-    try {
-      await waitForObservedIn(logs, createdAt);
-    } finally {
-      await logs.stop();
-    }
-    report("observe created, pod deleted → observed by the new pod", Date.now() - createdAt);
-    expect(
-      (await waitForStore(d.cp, "the four keys", data => Object.keys(data).length === 5)).data,
-    ).toEqual(EXPECTED_DATA);
-    expect(deniedForWatcher(d.cp)).toEqual([]);
   });
 });
 
