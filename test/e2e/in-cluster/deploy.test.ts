@@ -2,16 +2,24 @@
 // local cluster's node, `npx pepr deploy --yes`, the watcher in a pod started by the Deployment
 // with its ServiceAccount token and its Secrets. The store, the audit log and `kubectl logs` are
 // read exactly. These tests fail, never skip, when the node cannot start here.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+
 import {
+  buildOutputs,
+  ControlPlane,
   createConfigMap,
+  DEFAULT_POD_READY_TIMEOUT_MS,
   followWatcherLogs,
   getStore,
   kubectl,
   loadControllerImage,
   peprDeploy,
   prepareCluster,
+  waitFor,
   waitForStore,
   waitForWatcherPod,
+  watcherDeployment,
   watcherPods,
   watcherServiceAccount,
 } from "../../../cluster";
@@ -32,6 +40,19 @@ import {
   SUITE_TIMEOUT_MS,
   waitForObservedIn,
 } from "./deployed";
+import { copyModule } from "./module-copy";
+
+/** The field the changed capability adds to its `observed` record. */
+const CHANGED_VARIANT = "changed-for-redeploy-test";
+
+/** The module hash the watcher Deployment runs: its container's second arg. */
+async function deployedHash(cp: ControlPlane): Promise<string> {
+  const args = await kubectl(cp, [
+    ...["get", "deployment", watcherDeployment(), "-n", STORE_NAMESPACE],
+    ...["-o", "jsonpath={.spec.template.spec.containers[0].args}"],
+  ]);
+  return (JSON.parse(args) as string[])[1];
+}
 
 describe("npx pepr deploy on the local cluster's node", () => {
   let d: Deployed;
@@ -123,6 +144,63 @@ describe("npx pepr deploy on the local cluster's node", () => {
     const pod = await waitForWatcherPod(d.cp, { exclude: pods });
     expect(pod.status?.containerStatuses?.map(c => [c.image, c.ready])).toEqual([[other, true]]);
     expect((await getStore(d.cp))?.data).toEqual(EXPECTED_DATA);
+  });
+
+  it("deployed after a change to the capability: rolls out the new module hash, keeps the store", async () => {
+    // the change: the `observed` record carries one more field, so the bundle and its hash change
+    const copy = copyModule({ linkNodeModules: true });
+    try {
+      copy.edit(
+        "capabilities/hello-pepr-store-resources.ts",
+        'Log.info("observed");',
+        `Log.info({ variant: "${CHANGED_VARIANT}" }, "observed");`,
+      );
+      const oldHash = await deployedHash(d.cp);
+      const oldPods = (await watcherPods(d.cp)).map(p => p.metadata?.name as string);
+      const before = (await getStore(d.cp))?.data;
+      const redeployedAt = Date.now();
+      await peprDeploy(d.cp, { cwd: copy.dir });
+      const newHash = createHash("sha256")
+        .update(readFileSync(buildOutputs(copy.dir).bundle))
+        .digest("hex");
+      expect(newHash).not.toBe(oldHash);
+      expect(await deployedHash(d.cp)).toBe(newHash);
+      const pod = (await waitForWatcherPod(d.cp, { exclude: oldPods })).metadata?.name as string;
+      await waitFor(
+        `only the new watcher pod ${pod} left`,
+        async () => {
+          const names = (await watcherPods(d.cp)).map(p => p.metadata?.name);
+          return names.length === 1 && names[0] === pod ? names : undefined;
+        },
+        DEFAULT_POD_READY_TIMEOUT_MS,
+      );
+      const container = await kubectl(d.cp, [
+        ...["get", "pod", pod, "-n", STORE_NAMESPACE],
+        ...["-o", "jsonpath={.spec.containers[0].args}"],
+      ]);
+      expect(JSON.parse(container)).toEqual(["/app/node_modules/pepr/dist/controller.js", newHash]);
+      expect(before).toEqual(EXPECTED_DATA);
+      expect((await getStore(d.cp))?.data).toEqual(before);
+      // the new module handles a re-created `observe`: its own `observed` record, the store exact
+      const logs = followWatcherLogs(d.cp, pod);
+      try {
+        await kubectl(d.cp, ["delete", "cm", "observe", "-n", MODULE_NAMESPACE]);
+        const recreatedAt = Date.now();
+        await createConfigMap(d.cp, MODULE_NAMESPACE, "observe");
+        const observed = await waitForObservedIn(logs, recreatedAt);
+        expect(observed.variant).toBe(CHANGED_VARIANT);
+        report(
+          "changed module: npx pepr deploy → observed for a re-created observe",
+          Date.now() - redeployedAt,
+        );
+      } finally {
+        await logs.stop();
+      }
+      expect((await getStore(d.cp))?.data).toEqual(EXPECTED_DATA);
+      expect(deniedForWatcher(d.cp)).toEqual([]);
+    } finally {
+      copy.remove();
+    }
   });
 });
 
