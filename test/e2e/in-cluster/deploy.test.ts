@@ -10,7 +10,6 @@ import {
   ControlPlane,
   createConfigMap,
   DEFAULT_POD_READY_TIMEOUT_MS,
-  followWatcherLogs,
   getStore,
   kubectl,
   loadControllerImage,
@@ -33,11 +32,11 @@ import {
   report,
 } from "../scenario";
 import {
-  Deployed,
   deniedForWatcher,
-  deployOnNode,
+  observedByPod,
   SERVICE_ACCOUNT_USER,
-  SUITE_TIMEOUT_MS,
+  useDeployment,
+  useNodeCluster,
   waitForObservedIn,
 } from "./deployed";
 import { copyModule } from "./module-copy";
@@ -54,16 +53,11 @@ async function deployedHash(cp: ControlPlane): Promise<string> {
   return (JSON.parse(args) as string[])[1];
 }
 
+/** One cluster for the file; each describe deploys afresh on it (./deployed.ts). */
+const cluster = useNodeCluster();
+
 describe("npx pepr deploy on the local cluster's node", () => {
-  let d: Deployed;
-
-  beforeAll(async () => {
-    d = await deployOnNode();
-  }, SUITE_TIMEOUT_MS);
-
-  afterAll(async () => {
-    await d?.stop();
-  });
+  const d = useDeployment(cluster);
 
   it("runs the watcher from ghcr.io/defenseunicorns/pepr/controller:v1.1.4 as 65532", async () => {
     const pod = JSON.parse(
@@ -103,7 +97,7 @@ describe("npx pepr deploy on the local cluster's node", () => {
       [SERVICE_ACCOUNT_USER, 200],
     ]);
     expect(patches[0].requestObject).toEqual([...EXPECTED_OPS, CACHE_ID_OP]);
-    expect(deniedForWatcher(d.cp)).toEqual([]);
+    expect(deniedForWatcher(d)).toEqual([]);
     const plain = await kubectl(d.cp, ["logs", "-n", STORE_NAMESPACE, d.pod]);
     expect(plain.split("\n").filter(l => l.includes('"msg":"observed"'))).toHaveLength(1);
   });
@@ -123,18 +117,13 @@ describe("npx pepr deploy on the local cluster's node", () => {
     expect((await getStore(d.cp))?.data).toEqual(before.data);
     // the new pod reads the store and re-runs the capability for the existing `observe`: one
     // PATCH re-adds the same four values and removes nothing
-    const logs = followWatcherLogs(d.cp, pod.metadata?.name as string);
-    try {
-      await waitForObservedIn(logs, redeployedAt);
-    } finally {
-      await logs.stop();
-    }
+    await observedByPod(d.cp, pod.metadata?.name as string, redeployedAt);
     const dataOps = patchesSince(d.cp, redeployedAt)
       .flatMap(p => p.requestObject as { path: string }[])
       .filter(op => op.path.startsWith("/data/"));
     expect(dataOps).toEqual(EXPECTED_OPS);
     expect((await getStore(d.cp))?.data).toEqual(EXPECTED_DATA);
-    expect(deniedForWatcher(d.cp)).toEqual([]);
+    expect(deniedForWatcher(d)).toEqual([]);
   });
   it("-i <name>: deploys another image name loaded into the node, keeping the store", async () => {
     const other = "localhost/hello-pepr-store-resources/pepr-controller:e2e";
@@ -182,22 +171,17 @@ describe("npx pepr deploy on the local cluster's node", () => {
       expect(before).toEqual(EXPECTED_DATA);
       expect((await getStore(d.cp))?.data).toEqual(before);
       // the new module handles a re-created `observe`: its own `observed` record, the store exact
-      const logs = followWatcherLogs(d.cp, pod);
-      try {
-        await kubectl(d.cp, ["delete", "cm", "observe", "-n", MODULE_NAMESPACE]);
-        const recreatedAt = Date.now();
-        await createConfigMap(d.cp, MODULE_NAMESPACE, "observe");
-        const observed = await waitForObservedIn(logs, recreatedAt);
-        expect(observed.variant).toBe(CHANGED_VARIANT);
-        report(
-          "changed module: npx pepr deploy → observed for a re-created observe",
-          Date.now() - redeployedAt,
-        );
-      } finally {
-        await logs.stop();
-      }
+      await kubectl(d.cp, ["delete", "cm", "observe", "-n", MODULE_NAMESPACE]);
+      const recreatedAt = Date.now();
+      await createConfigMap(d.cp, MODULE_NAMESPACE, "observe");
+      const observed = await observedByPod(d.cp, pod, recreatedAt);
+      expect(observed.variant).toBe(CHANGED_VARIANT);
+      report(
+        "changed module: npx pepr deploy → observed for a re-created observe",
+        Date.now() - redeployedAt,
+      );
       expect((await getStore(d.cp))?.data).toEqual(EXPECTED_DATA);
-      expect(deniedForWatcher(d.cp)).toEqual([]);
+      expect(deniedForWatcher(d)).toEqual([]);
     } finally {
       copy.remove();
     }
@@ -205,28 +189,20 @@ describe("npx pepr deploy on the local cluster's node", () => {
 });
 
 describe("a PeprStore with an unmigrated key, applied before the deploy", () => {
-  let d: Deployed;
-
-  beforeAll(async () => {
-    d = await deployOnNode(async cp => {
-      await prepareCluster(cp); // pepr-system and the CRD, as `pepr deploy` would apply them
-      await kubectl(cp, ["apply", "-f", "-"], {
-        input: JSON.stringify({
-          apiVersion: "pepr.dev/v1",
-          kind: "PeprStore",
-          metadata: {
-            name: storeName(),
-            namespace: STORE_NAMESPACE,
-            labels: { "pepr.dev-cacheID": "1700000000000" },
-          },
-          data: { ...PLACEHOLDER, "hello-pepr-store-resources-testing": "migrated" },
-        }),
-      });
+  const d = useDeployment(cluster, async cp => {
+    await prepareCluster(cp); // pepr-system and the CRD, as `pepr deploy` would apply them
+    await kubectl(cp, ["apply", "-f", "-"], {
+      input: JSON.stringify({
+        apiVersion: "pepr.dev/v1",
+        kind: "PeprStore",
+        metadata: {
+          name: storeName(),
+          namespace: STORE_NAMESPACE,
+          labels: { "pepr.dev-cacheID": "1700000000000" },
+        },
+        data: { ...PLACEHOLDER, "hello-pepr-store-resources-testing": "migrated" },
+      }),
     });
-  }, SUITE_TIMEOUT_MS);
-
-  afterAll(async () => {
-    await d?.stop();
   });
 
   it("ends with the -v2- key, the four keys and the placeholder", async () => {
@@ -238,6 +214,6 @@ describe("a PeprStore with an unmigrated key, applied before the deploy", () => 
       ...EXPECTED_DATA,
       "hello-pepr-store-resources-v2-testing": "migrated",
     });
-    expect(deniedForWatcher(d.cp)).toEqual([]);
+    expect(deniedForWatcher(d)).toEqual([]);
   });
 });

@@ -13,10 +13,7 @@ import { parse } from "yaml";
 import {
   ControlPlane,
   createObject,
-  followWatcherLogs,
   kubectlRun,
-  loadControllerImage,
-  startControlPlane,
   waitFor,
   waitForWatcherPod,
   watcherPods,
@@ -30,7 +27,7 @@ import {
 } from "../../../store/contract";
 import { readmeSection } from "../readme";
 import { EXPECTED_DATA, MODULE_NAMESPACE, OBSERVED_TIMEOUT_MS, report } from "../scenario";
-import { SUITE_TIMEOUT_MS, waitForObservedIn } from "./deployed";
+import { observedByPod, SUITE_TIMEOUT_MS, useNodeCluster } from "./deployed";
 import { copyModule, ModuleCopy } from "./module-copy";
 
 const SECTION = "Deploy on your own cluster";
@@ -52,6 +49,7 @@ interface Run {
 
 describe(`README.md "${SECTION}", run verbatim on the local cluster`, () => {
   const commands = readmeSection(SECTION);
+  const cluster = useNodeCluster();
   let cp: ControlPlane;
   let copy: ModuleCopy;
 
@@ -81,15 +79,17 @@ describe(`README.md "${SECTION}", run verbatim on the local cluster`, () => {
       .split("\n")
       .filter(line => line !== "");
 
-  beforeAll(async () => {
-    cp = await startControlPlane({ node: true });
-    await loadControllerImage(cp, { onProgress: () => undefined });
-    copy = copyModule();
-  }, SUITE_TIMEOUT_MS);
+  /** The manifest's objects that exist, as `kind.group/name` lines. */
+  const manifestObjects = () =>
+    get(["-f", path.join(copy.dir, MANIFEST), "-o", "name", "--ignore-not-found"]);
 
-  afterAll(async () => {
+  beforeAll(() => {
+    cp = cluster.cp;
+    copy = copyModule();
+  });
+
+  afterAll(() => {
     copy?.remove();
-    await cp?.stop();
   });
 
   it("the section shows the deploy block, the removal block and the kubectl apply/delete -f lines", () => {
@@ -172,14 +172,7 @@ describe(`README.md "${SECTION}", run verbatim on the local cluster`, () => {
       0,
       "Warning: deleting cluster-scoped resources, not scoped to the provided namespace\n",
     ]);
-    const left = await get([
-      "-f",
-      path.join(copy.dir, MANIFEST),
-      "-o",
-      "name",
-      "--ignore-not-found",
-    ]);
-    expect(left).toBe(`namespace/${STORE_NAMESPACE}\n`);
+    expect(await manifestObjects()).toBe(`namespace/${STORE_NAMESPACE}\n`);
     await waitFor("the watcher pods to be gone", async () =>
       (await watcherPods(cp)).length === 0 ? true : undefined,
     );
@@ -205,12 +198,7 @@ describe(`README.md "${SECTION}", run verbatim on the local cluster`, () => {
     ]);
     const pod = (await waitForWatcherPod(cp)).metadata?.name as string;
     // the new watcher handles the `observe` that exists: the same four values, nothing lost
-    const logs = followWatcherLogs(cp, pod);
-    try {
-      await waitForObservedIn(logs, appliedAt);
-    } finally {
-      await logs.stop();
-    }
+    await observedByPod(cp, pod, appliedAt);
     const data = JSON.parse(
       await get(["peprstore", storeName(), "-n", STORE_NAMESPACE, "-o", "json"]),
     );
@@ -229,14 +217,7 @@ describe(`README.md "${SECTION}", run verbatim on the local cluster`, () => {
       120_000,
     );
     expect(await stores()).toEqual([]);
-    const left = await get([
-      "-f",
-      path.join(copy.dir, MANIFEST),
-      "-o",
-      "name",
-      "--ignore-not-found",
-    ]);
-    expect(left).toBe("");
+    expect(await manifestObjects()).toBe("");
     expect(await get(["crd", PEPR_STORE_RESOURCE, "-o", "name"])).toBe(
       `customresourcedefinition.apiextensions.k8s.io/${PEPR_STORE_RESOURCE}\n`,
     );
