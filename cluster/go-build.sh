@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Sourced by cluster/controlplane/build.sh and cluster/containerd/build.sh: the Go toolchain check
-# and the progress of a background `go build -v`, written once. The caller defines say().
+# Sourced by cluster/controlplane/build.sh and cluster/containerd/build.sh: the Go toolchain check,
+# the progress of a background `go build -v` and the pruning of old cached builds, written once.
+# The caller defines say().
 
 min_go="1.26"
 
@@ -36,4 +37,14 @@ wait_for_build() {
     say "error: go build failed (exit ${rc}); full log above"
     exit 1
   fi
+}
+
+# keep_recent_builds OUT: marks the build OUT as used now, then removes all but the
+# ${BUILD_CACHE_KEEP:-3} most recently used builds beside it (each source change would otherwise
+# leave one more ~200 MiB build behind). Builds in progress (.build.*) are left alone.
+keep_recent_builds() {
+  local out=$1 keep=${BUILD_CACHE_KEEP:-3}
+  touch "${out}"
+  find "$(dirname "${out}")" -mindepth 1 -maxdepth 1 -type d ! -name '.*' -printf '%T@ %p\n' |
+    sort -rn | tail -n "+$((keep + 1))" | cut -d' ' -f2- | xargs -r rm -rf --
 }

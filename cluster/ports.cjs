@@ -1,7 +1,6 @@
-// The fixed ports a run needs, checked before anything is built or started, so a taken port fails
-// the run at once and names what needs it. Plain CommonJS (typed by ports.d.cts) so that
-// `npm start` can run it with bare `node` before tsx and the rest of the package load:
-// `node cluster/ports.cjs` checks RUN_PORTS and exits 1 with the message when one is taken.
+// The fixed ports a local-process watcher needs, checked before anything is built or started, so a
+// taken port fails the run at once and names what needs it. Plain CommonJS (typed by ports.d.cts)
+// with only node:net, so that scripts/start.ts checks it before the rest of the package loads.
 "use strict";
 
 const net = require("node:net");
@@ -20,8 +19,9 @@ const WATCHER = {
 };
 
 /**
- * Every fixed port of `npm start` and the tests. The control plane's ports (kube-apiserver, etcd,
- * its control endpoint) are picked free at start, so they are not listed.
+ * Every fixed port of a local-process watcher run (npm start --local, the e2e tests). The control
+ * plane's ports (kube-apiserver, etcd, its control endpoint, the node's kubelet and kube-proxy) are
+ * picked free at start, so they are not listed.
  */
 const RUN_PORTS = Object.freeze([WATCHER]);
 
@@ -76,13 +76,3 @@ module.exports = {
   portFree,
   assertPortsFree,
 };
-
-if (require.main === module) {
-  assertPortsFree().then(
-    () => process.exit(0),
-    err => {
-      process.stderr.write(`error: ${err.message}\n`);
-      process.exit(1);
-    },
-  );
-}

@@ -13,9 +13,10 @@
 // stdout: the `observed` record, the PeprStore YAML, then every further watcher record, one JSON
 // line each. stderr: the steps and what to try.
 //
-// `npm start` checks the ports first with bare `node cluster/ports.cjs`; this checks them again
-// for --local and USE_EXISTING_CLUSTER (the port may have been taken since) with only node:net
-// and the store contract loaded, before anything else is loaded or built.
+// Port 3000 is checked first, with only node:net and the store contract loaded, and only where a
+// local-process watcher will listen on it (--local, USE_EXISTING_CLUSTER); the deployed watcher
+// has its pod's own network, so by default the host's port 3000 may be in use. The node's ports
+// are picked free by cluster/controlplane, so none of them is fixed.
 import path from "node:path";
 
 import { OBSERVED_DEADLINE_MS } from "../capabilities/deadlines";

@@ -40,6 +40,7 @@ key="$(cd "$here" && cat build.sh go.mod go.sum "${pause_c}" | sha256sum | cut -
 out="${cache}/${key}"
 if [ -x "${out}/containerd" ] && [ -f "${out}/pause.tar" ]; then
   say "reusing ${out} (sources unchanged)"
+  keep_recent_builds "${out}"
   echo "${out}"
   exit 0
 fi
@@ -78,4 +79,5 @@ mkdir -p "${out}"
 mv "${tmp}"/{containerd,ctr,containerd-shim-runc-v2,pause.tar} "${out}/"
 echo "${pause_tag}" >"${out}/pause.tag"
 say "built ${out} ($(du -sm "${out}" | cut -f1) MiB) in $((SECONDS - start))s"
+keep_recent_builds "${out}"
 echo "${out}"

@@ -23,6 +23,7 @@ key="$(cd "$here" && cat build.sh go.mod go.sum ./*.go | sha256sum | cut -c1-16)
 out="${cache}/${key}"
 if [ -x "${out}/controlplane" ]; then
   say "reusing ${out}/controlplane (sources unchanged)"
+  keep_recent_builds "${out}"
   echo "${out}/controlplane"
   exit 0
 fi
@@ -62,4 +63,5 @@ mv "${tmp}/controlplane" "${out}/controlplane"
 ln -sf controlplane "${out}/kubectl"
 size_mb="$(( $(stat -c %s "${out}/controlplane") / 1024 / 1024 ))"
 say "built ${out}/controlplane (${size_mb} MiB) in $((SECONDS - start))s, peak RSS of one compile/link step ${peak_kb:-?} KiB"
+keep_recent_builds "${out}"
 echo "${out}/controlplane"

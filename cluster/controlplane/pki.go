@@ -171,18 +171,23 @@ func (p *pki) ensureLeaf(certPath, keyPath string, tmpl *x509.Certificate) error
 }
 
 func readCert(path string) (*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
+	der, err := readPEM(path)
 	if err != nil {
 		return nil, err
 	}
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return nil, fmt.Errorf("%s: no PEM block", path)
-	}
-	return x509.ParseCertificate(block.Bytes)
+	return x509.ParseCertificate(der)
 }
 
 func readKey(path string) (crypto.Signer, error) {
+	der, err := readPEM(path)
+	if err != nil {
+		return nil, err
+	}
+	return x509.ParsePKCS1PrivateKey(der)
+}
+
+// readPEM returns the DER bytes of the first PEM block in the file at path.
+func readPEM(path string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -191,7 +196,7 @@ func readKey(path string) (crypto.Signer, error) {
 	if block == nil {
 		return nil, fmt.Errorf("%s: no PEM block", path)
 	}
-	return x509.ParsePKCS1PrivateKey(block.Bytes)
+	return block.Bytes, nil
 }
 
 func serial() *big.Int {

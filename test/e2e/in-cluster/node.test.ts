@@ -1,8 +1,9 @@
 // The local cluster's node (startControlPlane({ node: true })): a Deployment shaped like Pepr's
 // watcher runs from a locally built image, its pod reaches the API server through the kubernetes
-// Service with its ServiceAccount token, the Deployment replaces a deleted pod, `kubectl logs`
-// works, and stopping leaves nothing on the machine. These tests fail, never skip, when the node
-// cannot start here.
+// Service with its ServiceAccount token and a pod through a Service's ClusterIP, the Deployment
+// replaces a deleted pod, `kubectl logs`, `kubectl exec` and `kubectl port-forward` work, and
+// stopping leaves nothing on the machine. These tests fail, never skip, when the node cannot
+// start here.
 import { execFileSync, spawn } from "node:child_process";
 import {
   chownSync,
@@ -101,11 +102,48 @@ function processesNaming(dir: string): string[] {
     .filter(cmd => cmd.includes(dir));
 }
 
-/** GET https://<pod>:3000<path> from this host (the pod's certificate is self-signed). */
-function getFromPod(ip: string, urlPath: string): Promise<{ status: number; body: string }> {
+/**
+ * `kubectl port-forward pod/<pod> :3000`: resolves with the local port it prints once it listens,
+ * and the means to stop it.
+ */
+async function portForward(
+  cp: ControlPlane,
+  pod: string,
+): Promise<{ port: number; stop: () => void }> {
+  const child = spawn(cp.kubectl, ["port-forward", "-n", NAMESPACE, `pod/${pod}`, ":3000"], {
+    env: { ...process.env, KUBECONFIG: cp.kubeconfig, KUBERC: "off" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+  const stop = (): void => void child.kill("SIGTERM");
+  const lines = readline.createInterface({ input: child.stdout });
+  const exited = new Promise<never>((_, reject) =>
+    child.once("exit", code => reject(new Error(`kubectl port-forward exited ${code}: ${stderr}`))),
+  );
+  const listening = new Promise<number>(resolve =>
+    lines.on("line", line => {
+      const m = /^Forwarding from 127\.0\.0\.1:(\d+) -> 3000$/.exec(line);
+      if (m) resolve(Number(m[1]));
+    }),
+  );
+  try {
+    return { port: await Promise.race([listening, exited]), stop };
+  } catch (err) {
+    stop();
+    throw err;
+  }
+}
+
+/** GET https://<host>:<port><path> from this host (the pod's certificate is self-signed). */
+function getFromPod(
+  host: string,
+  urlPath: string,
+  port = 3000,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = https.get(
-      { host: ip, port: 3000, path: urlPath, rejectUnauthorized: false, timeout: 15_000 },
+      { host, port, path: urlPath, rejectUnauthorized: false, timeout: 15_000 },
       res => {
         let body = "";
         res.on("data", (c: Buffer) => (body += c.toString()));
@@ -113,7 +151,7 @@ function getFromPod(ip: string, urlPath: string): Promise<{ status: number; body
       },
     );
     req.on("error", reject);
-    req.on("timeout", () => req.destroy(new Error(`GET ${urlPath} from ${ip}: timeout`)));
+    req.on("timeout", () => req.destroy(new Error(`GET ${urlPath} from ${host}:${port}: timeout`)));
   });
 }
 
@@ -258,6 +296,57 @@ describe("the local cluster's node", () => {
     const logs = await kubectl(cp!, ["logs", pod.name, "-n", NAMESPACE]);
     expect(logs).toContain(`kube GET /api/v1/namespaces/${NAMESPACE}/pods/${pod.name} -> 200\n`);
     expect(logs).toContain("kube GET /api/v1/namespaces/kube-system/secrets -> 403\n");
+  });
+
+  test("kubectl exec runs a command in the pod's container, as uid/gid 65532", async () => {
+    const out = await kubectl(cp!, ["exec", "-n", NAMESPACE, pod.name, "--", "/server", "whoami"]);
+    expect(out).toBe("uid 65532 gid 65532\n");
+  });
+
+  test("kubectl port-forward reaches the pod's port 3000 from this host", async () => {
+    const forward = await portForward(cp!, pod.name);
+    try {
+      expect(await getFromPod("127.0.0.1", "/healthz", forward.port)).toEqual({
+        status: 200,
+        body: "ok\n",
+      });
+    } finally {
+      forward.stop();
+    }
+  });
+
+  test("a pod reaches a pod through a Service's ClusterIP (kube-proxy, the bridge's hairpin)", async () => {
+    const deployment = watcherDeployment().metadata?.name ?? "";
+    await kubectl(cp!, [
+      "expose",
+      "deployment",
+      deployment,
+      "-n",
+      NAMESPACE,
+      "--name=watcher-e2e",
+      "--port=443",
+      "--target-port=3000",
+    ]);
+    const ip = await kubectl(cp!, [
+      "get",
+      "service",
+      "watcher-e2e",
+      "-n",
+      NAMESPACE,
+      "-o",
+      "jsonpath={.spec.clusterIP}",
+    ]);
+    // kube-proxy writes the Service's rules once it sees the Service and its endpoints
+    const answer = await waitFor(
+      `GET https://${ip}:443/hostname from pod ${pod.name} to answer`,
+      async () => {
+        const r = await getFromPod(pod.ip, `/service/${ip}:443/hostname`);
+        return r.status === 200 ? r : undefined;
+      },
+      30_000,
+      500,
+    );
+    expect(JSON.parse(answer.body)).toEqual({ status: 200, body: `${pod.name}\n` });
   });
 
   test("the Deployment replaces a deleted pod", async () => {
