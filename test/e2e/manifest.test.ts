@@ -17,15 +17,15 @@ import {
   waitFor,
 } from "../../cluster";
 import { PEPR_STORE_RESOURCE, PLACEHOLDER, STORE_NAMESPACE, storeName } from "../../store/contract";
+import { readmeSection } from "./readme";
 import { cleanSharedCluster } from "./shared-cluster";
 
 /**
  * README.md's command that removes the module but keeps its data: every object of the manifest
- * except the pepr-system Namespace (run from the repository root).
+ * except the pepr-system Namespace (run from the repository root), read from the README: the
+ * second block of its deploy section (in-cluster/readme-deploy.test.ts checks the blocks).
  */
-const REMOVE_KEEPING_DATA =
-  "kubectl create --dry-run=client -o name -f dist/pepr-module-hello-pepr-store-resources.yaml " +
-  "| grep -v '^namespace/' | xargs kubectl delete -n pepr-system";
+const REMOVE_KEEPING_DATA = readmeSection("Deploy on your own cluster").blocks[1][0];
 
 type Doc = { kind: string; metadata: { name: string } };
 
