@@ -1,6 +1,6 @@
 // Integration tests: the store functions' real kubernetes-fluent-client requests against one local
-// control plane (cluster/controlplane/), started once for all files by globalSetup (with a second
-// one for the fault tests, test/integration/start.ts). No watcher.
+// control plane (cluster/controlplane/), started once for all files by globalSetup
+// (test/shared-cluster/, shared with the e2e tier's config). No watcher.
 const unit = require("./jest.config.cjs");
 
 /** @type {import("jest").Config} */
@@ -8,6 +8,7 @@ module.exports = {
   ...unit,
   roots: ["<rootDir>/test/integration"],
   setupFiles: ["<rootDir>/test/unit/env.ts"],
+  // the shared control plane (test/shared-cluster/) and the fault tests' own (./start.ts)
   globalSetup: "<rootDir>/test/integration/global-setup.ts",
   globalTeardown: "<rootDir>/test/integration/global-teardown.ts",
   testTimeout: 30_000,

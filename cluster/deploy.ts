@@ -74,6 +74,7 @@ export interface DeployResult {
  * Runs `npx pepr deploy --yes [-i image]` from the repository against `cp`, as a user would.
  *
  * @param options.image - `-i`: another controller image name (it must be loaded on the node)
+ * @param options.cwd - the module folder to deploy from (default: this repository)
  * @param options.onOutput - receives each line it prints
  * @param options.env - extra environment (`LOG_LEVEL=debug` deploys a watcher logging at debug)
  * @throws DeployError on a non-zero exit or at the deadline, with the pods' state
@@ -82,6 +83,7 @@ export async function peprDeploy(
   cp: ControlPlane,
   options: {
     image?: string;
+    cwd?: string;
     timeoutMs?: number;
     onOutput?: (line: string) => void;
     /** Extra environment: `LOG_LEVEL` becomes the watcher's (Pepr's assets/environment.ts). */
@@ -91,7 +93,7 @@ export async function peprDeploy(
   const started = Date.now();
   const args = ["pepr", "deploy", "--yes", ...(options.image ? ["-i", options.image] : [])];
   const child = spawn("npx", args, {
-    cwd: repoRoot(),
+    cwd: options.cwd ?? repoRoot(),
     env: { ...process.env, KUBECONFIG: cp.kubeconfig, NO_COLOR: "1", ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });

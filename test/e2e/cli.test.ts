@@ -15,10 +15,8 @@ import {
   getStore,
   kubectl,
   PeprStoreObject,
-  prepareCluster,
   runCli,
   startCli,
-  startControlPlane,
   waitForPermission,
 } from "../../cluster";
 import { STORE_NAMESPACE } from "../../store/contract";
@@ -30,6 +28,7 @@ import {
   Scenario,
   startScenario,
 } from "./scenario";
+import { cleanSharedCluster } from "./shared-cluster";
 
 /** Prefix of every message the CLI writes on stderr. */
 const ME = "hello-pepr-store-resources:";
@@ -317,11 +316,8 @@ describe("store CLI on a control plane without the PeprStore CRD", () => {
   let cp: ControlPlane;
 
   beforeAll(async () => {
-    cp = await startControlPlane();
-  });
-
-  afterAll(async () => {
-    await cp?.stop();
+    // the shared control plane without the CRD and pepr-system (the next clean installs them)
+    cp = await cleanSharedCluster({ bare: true });
   });
 
   it("exits 4 and says the CRD is not installed", async () => {
@@ -355,8 +351,7 @@ describe("store CLI on a control plane where no watcher ran", () => {
   };
 
   beforeAll(async () => {
-    cp = await startControlPlane();
-    await prepareCluster(cp);
+    cp = await cleanSharedCluster();
     for (const name of ["pepr-other-store", "pepr-tricky-store"]) {
       const store = {
         apiVersion: "pepr.dev/v1",
@@ -391,10 +386,6 @@ describe("store CLI on a control plane where no watcher ran", () => {
       "-p",
       JSON.stringify(ops),
     ]);
-  });
-
-  afterAll(async () => {
-    await cp?.stop();
   });
 
   it("exits 5 when the module's store does not exist and lists the PeprStores that do", async () => {

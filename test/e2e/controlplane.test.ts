@@ -14,6 +14,7 @@ import {
   startControlPlane,
   waitFor,
 } from "../../cluster";
+import { cleanSharedCluster } from "./shared-cluster";
 
 const local = process.env.USE_EXISTING_CLUSTER !== "true";
 const describeLocal = local ? describe : describe.skip;
@@ -71,14 +72,16 @@ describeLocal("local control plane", () => {
   });
 
   it("runs the namespace controller: a deleted namespace goes away", async () => {
-    cp = await startControlPlane({ dataDir });
-    await kubectl(cp, ["create", "namespace", "short-lived"]);
+    // the tier's shared control plane: it is the same binary, and this test neither stops it nor
+    // leaves anything on it
+    const shared = await cleanSharedCluster();
+    await kubectl(shared, ["create", "namespace", "short-lived"]);
     // the serviceaccount and root-ca-cert-publisher controllers fill every new namespace
     for (const object of ["configmap/kube-root-ca.crt", "serviceaccount/default"]) {
-      await kubectl(cp, ["wait", "--for=create", "--timeout=30s", "-n", "short-lived", object]);
+      await kubectl(shared, ["wait", "--for=create", "--timeout=30s", "-n", "short-lived", object]);
     }
-    await kubectl(cp, ["delete", "namespace", "short-lived", "--timeout=60s"]);
-    const gone = await kubectlRun(cp, ["get", "namespace", "short-lived"]);
+    await kubectl(shared, ["delete", "namespace", "short-lived", "--timeout=60s"]);
+    const gone = await kubectlRun(shared, ["get", "namespace", "short-lived"]);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toContain('namespaces "short-lived" not found');
   });

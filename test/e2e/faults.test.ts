@@ -9,13 +9,13 @@ import {
   kubectlRun,
   LogRecord,
   ModuleProcess,
-  sleep,
   startModule,
+  TimeoutError,
   waitFor,
   waitForStore,
   type AuditEvent,
 } from "../../cluster";
-import { STORE_NAMESPACE, storeName } from "../../store/contract";
+import { FLUSH_INTERVAL_MS, STORE_NAMESPACE, storeName } from "../../store/contract";
 import {
   EXPECTED_DATA,
   MODULE_NAMESPACE,
@@ -32,8 +32,14 @@ import {
   PLACEHOLDER,
 } from "./scenario";
 
-/** The outage the first test simulates. */
-const OUTAGE_MS = 10_000;
+/** What Pepr logs when a flush PATCH fails (storeCache.ts sendUpdatesAndFlushCache). */
+const FLUSH_FAILED = "Pepr store update failure";
+/**
+ * How long the outage waits for a flush to fail on it: one flush interval and a margin. No
+ * failure in that time means Pepr had nothing left to send (its flush won the race), which
+ * faultBeforeFlush then sees in the audit log.
+ */
+const OUTAGE_MAX_MS = FLUSH_INTERVAL_MS + 3_000;
 const ALL_FOUR = ["a", "b", "c", "https://observed"];
 /** Where the concurrent-writer test creates observe: this long after a flush tick. */
 const AIM_AFTER_TICK_MS = 200;
@@ -60,9 +66,12 @@ describe("faults", () => {
   let s: Scenario | undefined;
   let restarted: ModuleProcess | undefined;
 
-  /** A fresh control plane and watcher, with the watcher's informers synced and the namespace there. */
-  const readyScenario = async (): Promise<Scenario> => {
-    const sc = await startScenario();
+  /**
+   * A watcher on the cleaned shared control plane (or on a control plane of its own, for a test
+   * that stops kube-apiserver), with its informers synced and the namespace there.
+   */
+  const readyScenario = async (ownControlPlane = false): Promise<Scenario> => {
+    const sc = (s = await startScenario({ ownControlPlane }));
     await sc.mod.waitForLog(
       `watcher "Scheduling processed"`,
       r => r.msg === "Scheduling processed",
@@ -72,20 +81,23 @@ describe("faults", () => {
   };
 
   /**
-   * Creates observe, waits for the watcher to see it, then injects `fault`. The fault races
-   * Pepr's 4 s flush timer, which a test can neither see nor move: when the audit log shows the
-   * keys' PATCH landed before the fault took hold, the fault tested nothing, so the scenario
-   * starts over on a fresh control plane (at most {@link FAULT_ATTEMPTS} times).
+   * Starts a scenario, creates observe, waits for the watcher to see it, then injects `fault`.
+   * The fault races Pepr's 4 s flush timer, which a test can neither see nor move: when the
+   * audit log shows the keys' PATCH landed before the fault took hold, the fault tested nothing,
+   * so the scenario starts over with a fresh watcher on a clean control plane (at most
+   * {@link FAULT_ATTEMPTS} times).
    *
    * @param fault - injects the fault; resolves with the time (ms) up to which a PATCH of the
    *   keys means the flush won
+   * @param ownControlPlane - the fault stops kube-apiserver: not on the shared control plane
    * @returns the scenario the fault hit and when observe was created in it
    */
   const faultBeforeFlush = async (
     fault: (sc: Scenario) => Promise<number>,
+    ownControlPlane = false,
   ): Promise<{ sc: Scenario; createdAt: number }> => {
     for (let attempt = 1; ; attempt++) {
-      const sc = s as Scenario;
+      const sc = await readyScenario(ownControlPlane);
       const createdAt = Date.now();
       await createConfigMap(sc.cp, MODULE_NAMESPACE, "observe");
       await waitForWatchEvent(sc.mod, "ADDED", MODULE_NAMESPACE, "observe");
@@ -103,13 +115,8 @@ describe("faults", () => {
       );
       await sc.stop();
       s = undefined;
-      s = await readyScenario();
     }
   };
-
-  beforeEach(async () => {
-    s = await readyScenario();
-  });
 
   afterEach(async () => {
     await restarted?.stop();
@@ -118,16 +125,26 @@ describe("faults", () => {
     s = undefined;
   });
 
-  it("kube-apiserver stopped right after observe is created, back 10 s later: all four keys land", async () => {
+  it("kube-apiserver stopped right after observe is created, back once Pepr's flush failed on it: all four keys land", async () => {
     let restartMs = 0;
     const { sc, createdAt } = await faultBeforeFlush(async target => {
+      const stoppedAt = Date.now();
       await target.cp.stopAPIServer();
-      await sleep(OUTAGE_MS);
+      // The outage lasts until Pepr's flush of the keys has failed on it (its next tick).
+      await target.mod
+        .waitForLog(
+          `watcher "${FLUSH_FAILED}" during the outage`,
+          r => r.msg === FLUSH_FAILED && r.time >= stoppedAt,
+          OUTAGE_MAX_MS,
+        )
+        .catch((err: unknown) => {
+          if (!(err instanceof TimeoutError)) throw err;
+        });
       const restartAt = Date.now();
       await target.cp.startAPIServer();
       restartMs = Date.now() - restartAt;
       return restartAt;
-    });
+    }, true);
     report("API server outage: kube-apiserver restart", restartMs);
 
     await waitObserved(sc.mod);
@@ -138,7 +155,7 @@ describe("faults", () => {
     expect((await getStore(sc.cp))?.data).toEqual(EXPECTED_DATA);
     // Pepr's flusher lost the four writes (its retry re-queues undefined, then a 422 drops them);
     // the capability re-wrote all of them once.
-    expect(byMsg(sc.mod, "Pepr store update failure").length).toBeGreaterThan(0);
+    expect(byMsg(sc.mod, FLUSH_FAILED).length).toBeGreaterThan(0);
     expect(byMsg(sc.mod, "re-writing store keys")).toEqual([
       expect.objectContaining({ level: 40, missing: ALL_FOUR, attempt: 1 }),
     ]);
@@ -160,7 +177,7 @@ describe("faults", () => {
   });
 
   it("watcher SIGKILLed right after its PATCH and restarted: it reads the four keys back", async () => {
-    const sc = s as Scenario;
+    const sc = await readyScenario();
     const createdAt = Date.now();
     await createConfigMap(sc.cp, MODULE_NAMESPACE, "observe");
     await waitFor("the flush PATCH", () =>
@@ -182,7 +199,7 @@ describe("faults", () => {
   });
 
   it("another client patching the same CR before and after the flush: neither side loses keys", async () => {
-    const sc = s as Scenario;
+    const sc = await readyScenario();
     // A first run shows the flush phase; its keys are then removed, so the run under test must
     // write them again.
     await createConfigMap(sc.cp, MODULE_NAMESPACE, "observe");
@@ -261,7 +278,7 @@ describe("faults", () => {
   });
 
   it("PeprStore CR deleted while the watcher runs: re-created, and the next event's keys land", async () => {
-    const sc = s as Scenario;
+    const sc = await readyScenario();
     await createConfigMap(sc.cp, MODULE_NAMESPACE, "observe");
     await waitObserved(sc.mod, 1);
     await kubectl(sc.cp, ["delete", "peprstore", storeName(), "-n", STORE_NAMESPACE]);

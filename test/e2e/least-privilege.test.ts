@@ -16,14 +16,13 @@ import {
   kubectl,
   kubectlRun,
   ModuleProcess,
-  prepareCluster,
   auditLog,
-  startControlPlane,
   startModule,
   waitForPermission,
 } from "../../cluster";
 import { moduleUUID, STORE_NAMESPACE, storeName } from "../../store/contract";
 import { EXPECTED_DATA, MODULE_NAMESPACE, OBSERVED_TIMEOUT_MS } from "./scenario";
+import { cleanSharedCluster } from "./shared-cluster";
 
 const SERVICE_ACCOUNT = `pepr-${moduleUUID()}`;
 const USER = `system:serviceaccount:${STORE_NAMESPACE}:${SERVICE_ACCOUNT}`;
@@ -41,6 +40,13 @@ describe("the watcher as its scoped ServiceAccount", () => {
   let dir: string;
   let tokenKubeconfig: string;
   let manifests: Manifest[];
+  /** When this file began on the shared control plane: earlier files' requests are older. */
+  let startedAt: number;
+  /** This file's audit events. */
+  const audited = () =>
+    auditLog(cp)
+      .all()
+      .filter(e => e.stageMs >= startedAt);
   const asWatcher = (args: string[]) => kubectlRun(cp, args, { kubeconfig: tokenKubeconfig });
   /** Sends a JSON merge PATCH to `apiPath` with the watcher's token; resolves with the Status. */
   const patchAsWatcher = (apiPath: string): Promise<{ code: number; message: string }> => {
@@ -73,8 +79,9 @@ describe("the watcher as its scoped ServiceAccount", () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), "hpsr-sa-"));
-    cp = await startControlPlane();
-    await prepareCluster(cp); // what `pepr deploy` applies as the cluster admin
+    startedAt = Date.now();
+    // pepr-system and the PeprStore CRD: what `pepr deploy` applies as the cluster admin
+    cp = await cleanSharedCluster();
     const { manifest } = buildModule();
     manifests = parseAllDocuments(readFileSync(manifest, "utf8")).map(d => d.toJS() as Manifest);
     const rbac = manifests.filter(m => RBAC_KINDS.includes(m.kind));
@@ -124,7 +131,6 @@ describe("the watcher as its scoped ServiceAccount", () => {
 
   afterAll(async () => {
     await mod?.stop();
-    await cp?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -136,19 +142,16 @@ describe("the watcher as its scoped ServiceAccount", () => {
 
   it("runs the scenario: observed logged, exact CR data, written by the ServiceAccount", async () => {
     expect((await getStore(cp))?.data).toEqual(EXPECTED_DATA);
-    const patches = auditLog(cp)
-      .all()
-      .filter(
-        e =>
-          e.stage === "ResponseComplete" && e.verb === "patch" && e.objectRef?.name === storeName(),
-      );
+    const patches = audited().filter(
+      e =>
+        e.stage === "ResponseComplete" && e.verb === "patch" && e.objectRef?.name === storeName(),
+    );
     expect(patches.length).toBeGreaterThan(0);
     expect(new Set(patches.map(p => p.user.username))).toEqual(new Set([USER]));
   });
 
   it("makes no request that RBAC denies", () => {
-    const denied = auditLog(cp)
-      .all()
+    const denied = audited()
       .filter(e => e.user.username === USER && e.responseStatus?.code === 403)
       .map(e => `${e.verb} ${e.requestURI}`);
     expect(denied).toEqual([]);

@@ -14,18 +14,18 @@ import {
   kubectlRun,
   prepareCluster,
   repoRoot,
-  startControlPlane,
   waitFor,
 } from "../../cluster";
 import { PEPR_STORE_RESOURCE, PLACEHOLDER, STORE_NAMESPACE, storeName } from "../../store/contract";
+import { readmeSection } from "./readme";
+import { cleanSharedCluster } from "./shared-cluster";
 
 /**
  * README.md's command that removes the module but keeps its data: every object of the manifest
- * except the pepr-system Namespace (run from the repository root).
+ * except the pepr-system Namespace (run from the repository root), read from the README: the
+ * second block of its deploy section (in-cluster/readme-deploy.test.ts checks the blocks).
  */
-const REMOVE_KEEPING_DATA =
-  "kubectl create --dry-run=client -o name -f dist/pepr-module-hello-pepr-store-resources.yaml " +
-  "| grep -v '^namespace/' | xargs kubectl delete -n pepr-system";
+const REMOVE_KEEPING_DATA = readmeSection("Deploy on your own cluster").blocks[1][0];
 
 type Doc = { kind: string; metadata: { name: string } };
 
@@ -39,16 +39,12 @@ describe("dist/pepr-module-<uuid>.yaml", () => {
     docs = parseAllDocuments(readFileSync(manifest, "utf8"))
       .map(d => d.toJS() as Doc | null)
       .filter(d => d !== null);
-    cp = await startControlPlane();
+    cp = await cleanSharedCluster();
     // The manifest's namespaced objects need pepr-system to exist for a dry run: apply the
     // manifest's own Namespace as `kubectl apply` would, then the PeprStore CRD as `pepr deploy` does.
     const namespace = docs.find(d => d.kind === "Namespace");
     await kubectl(cp, ["apply", "-f", "-"], { input: JSON.stringify(namespace) });
     await prepareCluster(cp);
-  });
-
-  afterAll(async () => {
-    await cp?.stop();
   });
 
   it("passes a server-side dry run of every object", async () => {
@@ -113,14 +109,10 @@ describe("removing the module", () => {
 
   beforeEach(async () => {
     manifest = buildModule().manifest;
-    cp = await startControlPlane();
+    cp = await cleanSharedCluster();
     await kubectl(cp, ["apply", "-f", manifest]);
     await prepareCluster(cp);
     await createObject(cp, store);
-  });
-
-  afterEach(async () => {
-    await cp?.stop();
   });
 
   it("with README's command removes every object but the Namespace and keeps the PeprStore", async () => {

@@ -1,4 +1,4 @@
-// What the e2e files share: one control plane + watcher per scenario, and the capability's
+// What the e2e files share: the watcher on the tier's shared control plane (or one of its own), and the capability's
 // expected keys and values written out literally, so a change to the capability fails the tests
 // (where and how Pepr stores them comes from store/contract.ts, checked against Pepr by
 // test/unit/contract.test.ts).
@@ -17,6 +17,7 @@ import {
 } from "../../cluster";
 import { CACHE_ID_LABEL, FLUSH_INTERVAL_MS, keyPrefix, PLACEHOLDER } from "../../store/contract";
 import { OBSERVED_DEADLINE_MS } from "../../capabilities/deadlines";
+import { cleanSharedCluster } from "./shared-cluster";
 
 export const CAPABILITY = "hello-pepr-store-resources";
 export { PLACEHOLDER };
@@ -55,17 +56,27 @@ export { MODULE_NAMESPACE };
 export interface Scenario {
   cp: ControlPlane;
   mod: ModuleProcess;
+  /** Stops the watcher, and the control plane when the scenario started its own. */
   stop(): Promise<void>;
 }
 
-/** Starts a control plane and the watcher; `stop()` stops both and reports every error. */
-export async function startScenario(options: ModuleOptions = {}): Promise<Scenario> {
-  const cp = await startControlPlane();
+/**
+ * Starts the watcher on the tier's shared control plane, cleaned first (no module namespace, no
+ * PeprStore), or with `ownControlPlane` on a control plane of its own (for tests that stop its
+ * API server). `stop()` stops what it started and reports every error.
+ */
+export async function startScenario(
+  options: ModuleOptions & { ownControlPlane?: boolean } = {},
+): Promise<Scenario> {
+  const { ownControlPlane = false, ...moduleOptions } = options;
+  const cp = ownControlPlane ? await startControlPlane() : await cleanSharedCluster();
   let mod: ModuleProcess;
+  const modStarted = Date.now();
   try {
-    mod = await startModule(cp, options);
+    mod = await startModule(cp, moduleOptions);
+    report("watcher started", Date.now() - modStarted);
   } catch (err) {
-    await cp.stop();
+    if (ownControlPlane) await cp.stop();
     throw err;
   }
   return {
@@ -73,7 +84,7 @@ export async function startScenario(options: ModuleOptions = {}): Promise<Scenar
     mod,
     stop: async () => {
       const results = await Promise.allSettled([mod.stop()]);
-      results.push(...(await Promise.allSettled([cp.stop()])));
+      if (ownControlPlane) results.push(...(await Promise.allSettled([cp.stop()])));
       const errors = results.filter(r => r.status === "rejected").map(r => r.reason);
       if (errors.length > 0) throw new AggregateError(errors, "stopping the scenario failed");
     },

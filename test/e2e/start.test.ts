@@ -1,24 +1,21 @@
-// `npm start`, the README's main command, run as a user runs it: in its own process group, stopped
-// with SIGINT (Ctrl-C), and with the failures a user can hit.
-import { ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+// `npm start -- --local`, the README's fast inner loop, run as a user runs it: in its own process
+// group, stopped with SIGINT (Ctrl-C), and with the failures a user can hit. The default
+// `npm start` (npx pepr deploy on the node) is tested in in-cluster/start-deploy.test.ts.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { parse } from "yaml";
 
 import { OBSERVED_DEADLINE_MS } from "../../capabilities/deadlines";
 import {
-  buildOutputs,
   ControlPlane,
-  ENV_WATCHER_PORT_WAIT,
   deleteObject,
   objectApi,
   isStatus,
   PortInUseError,
   portFree,
   repoRoot,
-  startControlPlane,
   waitFor,
   WATCHER,
 } from "../../cluster";
@@ -28,214 +25,39 @@ import {
   STORE_NAMESPACE,
   storeName,
 } from "../../store/contract";
+import {
+  announcements,
+  controlPlanesUsing,
+  ctrlC,
+  ctrlCAndWait,
+  groupAlive,
+  killLeftovers,
+  LOCAL,
+  npmStart,
+  npmStartRunning,
+  observedLines,
+  PATH_WITHOUT_GO,
+  pidsWithArg,
+  Run,
+  RUNNING_TEST_TIMEOUT_MS,
+  splitStdout,
+  START_DEADLINE_MS,
+  watchersOf,
+} from "./npm-start";
 import { EXPECTED_DATA, MODULE_NAMESPACE } from "./scenario";
-
-/** What npm start may wait for port 3000 when other runs share the machine (WATCHER_PORT_WAIT_MS). */
-const PORT_WAIT_MS = Number(process.env[ENV_WATCHER_PORT_WAIT] ?? 0);
-/**
- * How long npm start may take to say "Press Ctrl-C": its wait for port 3000, a minute to start
- * the control plane, build and start the watcher, then its own deadline for "observed". Usually
- * about 30 s in all.
- */
-const START_DEADLINE_MS = PORT_WAIT_MS + 60_000 + OBSERVED_DEADLINE_MS;
-/** Jest's timeout for a test that waits for npm start to be running, then stops it. */
-const RUNNING_TEST_TIMEOUT_MS = START_DEADLINE_MS + 90_000;
-/** The same for the default npm start: image (cold: about a minute), node, `npx pepr deploy`. */
-const DEPLOY_START_DEADLINE_MS = PORT_WAIT_MS + 360_000;
-/** The flag for the local-process watcher (the tests of its process model use it). */
-const LOCAL = "--local";
-
-/** This PATH without the folders that hold a `go` (node and npm stay wherever they are). */
-const PATH_WITHOUT_GO = (process.env.PATH ?? "")
-  .split(path.delimiter)
-  .filter(dir => dir !== "" && !existsSync(path.join(dir, "go")))
-  .join(path.delimiter);
-
-interface Run {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  /**
-   * npm's exit code, once every process holding the output pipes has closed them: after a Ctrl-C
-   * npm dies at once while the demo is still stopping, and an "exit" event can come before the
-   * last output has been read.
-   */
-  finished: Promise<number | null>;
-}
-
-/** Starts `npm start [-- args]` in its own process group, as a terminal would. */
-function npmStart(env: Record<string, string> = {}, args: string[] = []): Run {
-  const child = spawn("npm", ["start", "--silent", ...(args.length > 0 ? ["--", ...args] : [])], {
-    cwd: repoRoot(),
-    detached: true,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  child.stdout?.on("data", d => (out += d));
-  child.stderr?.on("data", d => (err += d));
-  const finished = new Promise<number | null>(resolve => child.on("close", code => resolve(code)));
-  return { child, stdout: () => out, stderr: () => err, finished };
-}
-
-/** `npm start [-- args]` on the local cluster, once it says the module keeps running. */
-async function npmStartRunning(args = [LOCAL], deadlineMs = START_DEADLINE_MS): Promise<Run> {
-  const r = npmStart({ WATCHER_PORT_WAIT_MS: process.env.WATCHER_PORT_WAIT_MS ?? "0" }, args);
-  try {
-    await waitFor(
-      "npm start to say the module keeps running",
-      () => (r.stderr().includes("Press Ctrl-C") ? true : undefined),
-      deadlineMs,
-    );
-  } catch (err) {
-    if (groupAlive(r) && r.child.pid) process.kill(-r.child.pid, "SIGKILL");
-    const tail = r.stderr().split("\n").slice(-20).join("\n");
-    throw new Error(`${(err as Error).message}\nnpm start's stderr ended with:\n${tail}`, {
-      cause: err,
-    });
-  }
-  return r;
-}
-
-/** Ctrl-C: SIGINT to the whole process group. */
-function ctrlC(run: Run): void {
-  if (run.child.pid) process.kill(-run.child.pid, "SIGINT");
-}
-
-/** Whether any process of the run's process group is still alive. */
-function groupAlive(run: Run): boolean {
-  try {
-    if (run.child.pid) process.kill(-run.child.pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * The processes with `arg` as one of their command-line arguments (read from /proc), and with
- * `group` as their process group when it is given: other runs on the machine are not counted.
- */
-function pidsWithArg(arg: string, group?: number): number[] {
-  return readdirSync("/proc")
-    .filter(entry => /^\d+$/.test(entry))
-    .filter(pid => {
-      try {
-        if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(arg)) return false;
-        // /proc/<pid>/stat: "pid (comm) state ppid pgrp ..."; comm may hold spaces and parens
-        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-        const pgrp = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
-        return group === undefined || pgrp === group;
-      } catch {
-        return false; // exited while we looked
-      }
-    })
-    .map(Number);
-}
-
-/**
- * How many processes run with `--data-dir=<dataDir>` on their command line: only the control
- * plane of the run that made that (temporary, unique) dir.
- */
-const controlPlanesUsing = (dataDir: string): number => pidsWithArg(`--data-dir=${dataDir}`).length;
-
-/**
- * The watcher npm start ran: `node --require exit-with-parent.cjs dist/pepr-<uuid>.js`, in the
- * run's process group (npm start's own, as the watcher is not detached).
- */
-const watchersOf = (run: Run): number[] =>
-  run.child.pid ? pidsWithArg(buildOutputs().bundle, run.child.pid) : [];
-
-/**
- * Ctrl-C, then waits until no process of the group is left and every byte they wrote has been
- * read (npm dies of the SIGINT at once; the demo goes on stopping after it).
- */
-async function ctrlCAndWait(run: Run): Promise<void> {
-  ctrlC(run);
-  await waitFor(
-    "every process of npm start to exit",
-    () => (groupAlive(run) ? undefined : true),
-    60_000,
-  );
-  await run.finished;
-}
-
-/** stdout's parts: the `observed` record, the PeprStore YAML, then the streamed records. */
-function splitStdout(stdout: string): { observed: unknown; store: unknown; streamed: unknown[] } {
-  const [first, ...rest] = stdout.split("\n");
-  const streamedAt = rest.findIndex(line => line.startsWith("{"));
-  const yamlLines = streamedAt === -1 ? rest : rest.slice(0, streamedAt);
-  const streamed = streamedAt === -1 ? [] : rest.slice(streamedAt).filter(l => l !== "");
-  return {
-    observed: JSON.parse(first),
-    store: parse(yamlLines.join("\n")),
-    streamed: streamed.map(line => JSON.parse(line)),
-  };
-}
-
-/** The `observed` records on stdout so far (the first one and the streamed ones). */
-const observedLines = (stdout: string): string[] =>
-  stdout.split("\n").filter(line => line.startsWith("{") && JSON.parse(line).msg === "observed");
-
-/** The lines in which npm start announces a change to an existing cluster, prefix removed. */
-const announcements = (stderr: string): string[] =>
-  stderr
-    .split("\n")
-    .filter(line => line.startsWith("      your cluster: "))
-    .map(line => line.slice("      your cluster: ".length));
+import { cleanSharedCluster } from "./shared-cluster";
 
 describe("npm start", () => {
   let run: Run | undefined;
 
   afterEach(async () => {
-    if (run && groupAlive(run) && run.child.pid) {
-      process.kill(-run.child.pid, "SIGKILL");
-      await run.finished;
-    }
+    await killLeftovers(run);
     run = undefined;
   });
 
   const local = process.env.USE_EXISTING_CLUSTER !== "true";
   (local ? it : it.skip)(
-    "deploys with npx pepr deploy on the node, prints observed and the PeprStore, stops on Ctrl-C",
-    async () => {
-      const r = (run = await npmStartRunning([], DEPLOY_START_DEADLINE_MS));
-      const { observed, store } = splitStdout(r.stdout());
-      // pino's hostname is the pod's name: the record comes from the watcher pod
-      expect(observed).toMatchObject({
-        level: 30,
-        msg: "observed",
-        hostname: expect.stringMatching(/^pepr-hello-pepr-store-resources-watcher-/),
-      });
-      expect(store).toMatchObject({
-        metadata: { name: "pepr-hello-pepr-store-resources-store" },
-        data: EXPECTED_DATA,
-      });
-      const steps = r.stderr().match(/^\[\d\/6\] .*$/gm) ?? [];
-      expect(steps.map(line => line.split(" ").slice(0, 3).join(" "))).toEqual([
-        "[1/6] cluster: building",
-        "[2/6] image: building",
-        "[3/6] npx pepr",
-        "[4/6] kubectl create",
-        "[5/6] waiting for",
-        "[6/6] kubectl get",
-      ]);
-      expect(r.stderr()).toContain("npx pepr deploy --yes (builds the module");
-      expect(r.stderr()).toMatch(
-        / {6}done in \d+\.\ds: watcher pod pepr-system\/pepr-hello-pepr-store-resources-watcher-\S+ Ready\n/,
-      );
-      expect(r.stderr()).not.toContain("no node on this machine");
-      await ctrlCAndWait(r);
-      expect(r.stderr()).toMatch(
-        /\nSIGINT: stopping\.\.\. \(Ctrl-C again exits at once\)\n[\s\S]*controlplane \[ *[\d.]+s\] etcd stopped\nstopped everything this run started\n$/,
-      );
-    },
-    DEPLOY_START_DEADLINE_MS + 60_000,
-  );
-
-  (local ? it : it.skip)(
-    "--local: runs the watcher as a local process, prints observed and the PeprStore, stops on Ctrl-C",
+    "--local: runs the watcher as a local process, prints observed and the PeprStore, keeps streaming the watcher's records (re-creating observe shows the next observed), stops on Ctrl-C",
     async () => {
       const r = (run = await npmStartRunning());
       expect(watchersOf(r)).toHaveLength(1);
@@ -249,6 +71,26 @@ describe("npm start", () => {
       const steps = r.stderr().match(/^\[\d\/6\] /gm) ?? [];
       expect(steps).toEqual(["[1/6] ", "[2/6] ", "[3/6] ", "[4/6] ", "[5/6] ", "[6/6] "]);
       expect(r.stderr().match(/^ {6}done in \d+\.\ds/gm)).toHaveLength(6);
+
+      // It keeps streaming: observe re-created from outside shows the next observed.
+      const kubeconfig = /export KUBECONFIG=(\S+)\n/.exec(r.stderr())?.[1] ?? "";
+      expect(observedLines(r.stdout())).toHaveLength(1);
+      const cp = { kubeconfig };
+      const observe = {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "observe", namespace: MODULE_NAMESPACE },
+      };
+      expect(await deleteObject(cp, observe)).toBe(true);
+      await objectApi(cp).create(observe);
+      await waitFor(
+        "a second observed record on npm start's stdout",
+        () => (observedLines(r.stdout()).length === 2 ? true : undefined),
+        OBSERVED_DEADLINE_MS,
+      );
+      const { streamed } = splitStdout(r.stdout());
+      expect(streamed).toContainEqual(expect.objectContaining({ level: 30, msg: "observed" }));
+      expect(streamed.every(rec => (rec as { level: number }).level >= 30)).toBe(true);
 
       // npm itself dies of the SIGINT at once, as in a terminal; the demo then stops the watcher
       // and the control plane and exits 0.
@@ -372,37 +214,10 @@ describe("npm start", () => {
   }, 700_000);
 
   (local ? it : it.skip)(
-    "keeps streaming the watcher's records: re-creating observe shows the next observed",
-    async () => {
-      const r = (run = await npmStartRunning());
-      const kubeconfig = /export KUBECONFIG=(\S+)\n/.exec(r.stderr())?.[1] ?? "";
-      expect(observedLines(r.stdout())).toHaveLength(1);
-      const cp = { kubeconfig };
-      const observe = {
-        apiVersion: "v1",
-        kind: "ConfigMap",
-        metadata: { name: "observe", namespace: MODULE_NAMESPACE },
-      };
-      expect(await deleteObject(cp, observe)).toBe(true);
-      await objectApi(cp).create(observe);
-      await waitFor(
-        "a second observed record on npm start's stdout",
-        () => (observedLines(r.stdout()).length === 2 ? true : undefined),
-        OBSERVED_DEADLINE_MS,
-      );
-      const { streamed } = splitStdout(r.stdout());
-      expect(streamed).toContainEqual(expect.objectContaining({ level: 30, msg: "observed" }));
-      expect(streamed.every(rec => (rec as { level: number }).level >= 30)).toBe(true);
-      await ctrlCAndWait(r);
-      expect(r.stderr()).toMatch(/\nstopped everything this run started\n$/);
-    },
-    RUNNING_TEST_TIMEOUT_MS,
-  );
-
-  (local ? it : it.skip)(
     "with USE_EXISTING_CLUSTER=true and no Go on PATH, runs on a running cluster, announces and undoes its changes",
     async () => {
-      const cp: ControlPlane = await startControlPlane();
+      // the shared control plane, without pepr-system and the PeprStore CRD
+      const cp: ControlPlane = await cleanSharedCluster({ bare: true });
       const cacheDir = mkdtempSync(path.join(os.tmpdir(), "hpsr-kubecache-"));
       try {
         const r = (run = npmStart({
@@ -461,7 +276,6 @@ describe("npm start", () => {
           await waitFor(`namespace ${name} to be gone`, () => gone(ns), 60_000);
         }
       } finally {
-        await cp.stop();
         rmSync(cacheDir, { recursive: true, force: true });
       }
     },

@@ -7,8 +7,6 @@ import {
   kubectl,
   LogRecord,
   ModuleProcess,
-  prepareCluster,
-  startControlPlane,
   startModule,
   waitForStore,
 } from "../../cluster";
@@ -26,6 +24,7 @@ import {
   report,
   startScenario,
 } from "./scenario";
+import { cleanSharedCluster } from "./shared-cluster";
 
 describe("ConfigMap observe created in hello-pepr-store-resources", () => {
   let s: Scenario;
@@ -137,14 +136,12 @@ describe("a PeprStore written before the v2 key format", () => {
     waitForStore(c, "migrated", d => "hello-pepr-store-resources-v2-testing" in d);
 
   beforeEach(async () => {
-    cp = await startControlPlane();
-    await prepareCluster(cp);
+    cp = await cleanSharedCluster();
   });
 
   afterEach(async () => {
     await mod?.stop();
     mod = undefined;
-    await cp.stop();
   });
 
   it("is migrated at start-up: <capability>-testing becomes <capability>-v2-testing", async () => {

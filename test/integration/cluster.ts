@@ -1,4 +1,4 @@
-// What the integration test files share: the control plane of global-setup.ts, kubeconfigs for
+// What the integration test files share: the control plane of test/shared-cluster/global-setup.ts, kubeconfigs for
 // it and for a tiny local HTTP server, and a recorder for Pepr's log.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
@@ -9,22 +9,16 @@ import path from "node:path";
 // cluster/kube.ts, not the barrel: the barrel loads Pepr's sources (cluster/module.ts), whose
 // kinds clash with those of the Pepr build the code under test loads.
 import { kubectl } from "../../cluster/kube";
-
-/** Names the JSON file global-setup.ts writes with the control plane's {@link IntegrationCluster}. */
-export const ENV_INTEGRATION_CLUSTER = "HPSR_INTEGRATION_CLUSTER";
+import { SharedCluster, sharedCluster } from "../shared-cluster/state";
 
 /** The control plane of the integration tier, as kubectl and the tests reach it. */
-export interface IntegrationCluster {
-  kubeconfig: string;
-  kubectl: string;
-  kubectlCacheDir?: string;
-  server: string;
-  /** The second control plane, for the tests that stop, restart or break it (not on an existing cluster). */
-  faults?: FaultCluster;
-}
+export type IntegrationCluster = SharedCluster;
+
+/** Names the JSON file test/integration/global-setup.ts writes with the {@link FaultCluster}. */
+export const ENV_FAULT_CLUSTER = "HPSR_FAULT_CLUSTER";
 
 /** The fault tests' own control plane: its API server switch and the PeprStore CRD to restore. */
-export interface FaultCluster extends Omit<IntegrationCluster, "faults"> {
+export interface FaultCluster extends Omit<SharedCluster, "local"> {
   /** Its control endpoint and the file with the endpoint's token (cluster/controlplane.ts ReadyLine). */
   control: string;
   controlToken: string;
@@ -32,12 +26,15 @@ export interface FaultCluster extends Omit<IntegrationCluster, "faults"> {
   crd: object;
 }
 
-/** The control plane global-setup.ts started. */
+/** The fault tests' control plane, or `undefined` on an existing cluster (none is started). */
+export function faultCluster(): FaultCluster | undefined {
+  const file = process.env[ENV_FAULT_CLUSTER];
+  return file ? (JSON.parse(readFileSync(file, "utf8")) as FaultCluster) : undefined;
+}
+
+/** The control plane test/shared-cluster/global-setup.ts started. */
 export function integrationCluster(): IntegrationCluster {
-  const file = process.env[ENV_INTEGRATION_CLUSTER];
-  if (!file)
-    throw new Error(`${ENV_INTEGRATION_CLUSTER} is unset: run with jest.integration.config.cjs`);
-  return JSON.parse(readFileSync(file, "utf8")) as IntegrationCluster;
+  return sharedCluster();
 }
 
 /** A unique lower-case name for this test's objects, so files and tests never share a CR. */
@@ -119,7 +116,7 @@ export function kubeconfigFor(server: string, token: string, cluster: object = {
  */
 export async function forbiddenKubeconfig(
   name = uniqueName("no-rights"),
-  cp: Omit<IntegrationCluster, "faults"> = integrationCluster(),
+  cp: Omit<SharedCluster, "local"> = integrationCluster(),
 ) {
   await kubectl(cp, ["create", "serviceaccount", name, "-n", "default"]);
   const token = (await kubectl(cp, ["create", "token", name, "-n", "default"])).trim();

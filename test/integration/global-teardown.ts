@@ -1,9 +1,8 @@
-// Jest globalTeardown of the integration tier: stops the control planes globalSetup started.
+// Jest globalTeardown of the integration tier: stops the control planes global-setup.ts started.
 import type { ControlPlane } from "../../cluster";
+import sharedGlobalTeardown from "../shared-cluster/global-teardown";
 
 export default async function globalTeardown(): Promise<void> {
-  const { integrationControlPlanes = [] } = globalThis as {
-    integrationControlPlanes?: ControlPlane[];
-  };
-  await Promise.all(integrationControlPlanes.map(cp => cp.stop()));
+  const { faultControlPlane } = globalThis as { faultControlPlane?: ControlPlane };
+  await Promise.all([faultControlPlane?.stop(), sharedGlobalTeardown()]);
 }

@@ -1,5 +1,6 @@
-// Starting the integration tier's control planes: for global-setup.ts and with-cluster.ts, which
-// (unlike the test files) may load the cluster package's barrel.
+// Starting the fault tests' control plane (test/integration/store-watch-faults.test.ts stops,
+// restarts and breaks it, so the shared one never fails under the other files): for
+// global-setup.ts and with-cluster.ts, which (unlike the test files) may load the cluster barrel.
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 
@@ -10,10 +11,17 @@ import {
   startControlPlane,
   useExisting,
 } from "../../cluster";
-import { FaultCluster, IntegrationCluster } from "./cluster";
+import { FaultCluster } from "./cluster";
 
-/** A control plane with pepr-system and the PeprStore CRD; stopped again if that fails. */
-async function preparedControlPlane(): Promise<ControlPlane> {
+/**
+ * Starts the fault tests' control plane with pepr-system and the PeprStore CRD and writes its
+ * {@link FaultCluster} next to its kubeconfig for $HPSR_FAULT_CLUSTER. On an existing cluster
+ * (USE_EXISTING_CLUSTER=true) none: the fault tests are skipped.
+ */
+export async function startFaultCluster(): Promise<
+  { cp: ControlPlane; stateFile: string } | undefined
+> {
+  if (useExisting()) return undefined;
   const cp = await startControlPlane();
   try {
     await prepareCluster(cp);
@@ -21,53 +29,16 @@ async function preparedControlPlane(): Promise<ControlPlane> {
     await cp.stop();
     throw err;
   }
-  return cp;
-}
-
-/**
- * Starts the two control planes of the tier, each with pepr-system and the PeprStore CRD: the one
- * all files share, and the one test/integration/store-watch-faults.test.ts stops, restarts and
- * breaks (so the shared one never fails under the other files). On an existing cluster
- * (USE_EXISTING_CLUSTER=true) only the shared one, and the fault tests are skipped. Writes their
- * {@link IntegrationCluster} next to the shared one's kubeconfig for $HPSR_INTEGRATION_CLUSTER.
- *
- * @returns both control planes' handles and the state file
- */
-export async function startIntegrationCluster(): Promise<{
-  cps: ControlPlane[];
-  stateFile: string;
-}> {
-  const count = useExisting() ? 1 : 2;
-  const started = await Promise.allSettled(
-    Array.from({ length: count }, () => preparedControlPlane()),
-  );
-  const cps = started.flatMap(s => (s.status === "fulfilled" ? [s.value] : []));
-  const failed = started.find(s => s.status === "rejected");
-  if (failed) {
-    await Promise.all(cps.map(cp => cp.stop()));
-    throw failed.reason;
-  }
-  const [shared, faults] = cps;
-  const faultState: FaultCluster | undefined = faults?.local && {
-    ...clusterState(faults),
-    control: faults.local.control,
-    controlToken: faults.local.controlToken,
-    crd: PEPR_STORE_CRD,
-  };
-  const state: IntegrationCluster = {
-    ...clusterState(shared),
-    ...(faultState ? { faults: faultState } : {}),
-  };
-  const stateFile = path.join(path.dirname(shared.kubeconfig), "integration.json");
-  writeFileSync(stateFile, JSON.stringify(state));
-  return { cps, stateFile };
-}
-
-function clusterState(cp: ControlPlane): Omit<IntegrationCluster, "faults"> {
-  return {
+  const state: FaultCluster = {
     kubeconfig: cp.kubeconfig,
     kubectl: cp.kubectl,
     kubectlCacheDir: cp.kubectlCacheDir,
     server: cp.server,
+    control: cp.local!.control,
+    controlToken: cp.local!.controlToken,
+    crd: PEPR_STORE_CRD,
   };
+  const stateFile = path.join(path.dirname(cp.kubeconfig), "fault-cluster.json");
+  writeFileSync(stateFile, JSON.stringify(state));
+  return { cp, stateFile };
 }

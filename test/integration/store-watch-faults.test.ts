@@ -15,11 +15,11 @@ import {
   UnauthorizedError,
 } from "../../store/errors";
 import { StoreChangeEvent, readStore, watchStore } from "../../store/read";
-import { FaultCluster, forbiddenKubeconfig, integrationCluster, uniqueName } from "./cluster";
+import { FaultCluster, faultCluster, forbiddenKubeconfig, uniqueName } from "./cluster";
 
 const CAP = "cap";
 const CRD = "peprstores.pepr.dev";
-const faults = integrationCluster().faults;
+const faults = faultCluster();
 const describeFaults = faults ? describe : describe.skip;
 if (!faults) process.stderr.write("store-watch-faults: skipped on an existing cluster\n");
 const cluster = faults as FaultCluster;

@@ -1,22 +1,34 @@
-// Runs a command with the integration tier's control planes up: `node --import tsx
-// test/integration/with-cluster.ts <command> [args...]` starts them, sets $HPSR_INTEGRATION_CLUSTER
+// Runs a command with the integration tier's control planes up (the shared one and the fault tests'): `node --import tsx
+// test/integration/with-cluster.ts <command> [args...]` starts it, sets $HPSR_SHARED_CLUSTER
 // (so globalSetup uses it instead of starting one per Jest run), runs the command, stops the
-// control planes and exits with the command's code. `npm run test:mutation` runs StrykerJS so.
+// control plane and exits with the command's code. `npm run test:mutation` runs StrykerJS so.
 import { spawn } from "node:child_process";
 
-import { ENV_INTEGRATION_CLUSTER } from "./cluster";
-import { startIntegrationCluster } from "./start";
+import { startSharedCluster } from "../shared-cluster/start";
+import { ENV_SHARED_CLUSTER } from "../shared-cluster/state";
+import { ENV_FAULT_CLUSTER } from "./cluster";
+import { startFaultCluster } from "./start";
 
 async function main(argv: string[]): Promise<number> {
   if (argv.length === 0) {
     process.stderr.write("usage: with-cluster.ts <command> [args...]\n");
     return 2;
   }
-  const { cps, stateFile } = await startIntegrationCluster();
+  const [shared, faults] = await Promise.allSettled([startSharedCluster(), startFaultCluster()]);
+  const cps = [shared, faults].flatMap(s =>
+    s.status === "fulfilled" && s.value ? [s.value.cp] : [],
+  );
   try {
+    if (shared.status === "rejected") throw shared.reason;
+    if (faults.status === "rejected") throw faults.reason;
+    const { stateFile } = shared.value;
     const child = spawn(argv[0], argv.slice(1), {
       stdio: "inherit",
-      env: { ...process.env, [ENV_INTEGRATION_CLUSTER]: stateFile },
+      env: {
+        ...process.env,
+        [ENV_SHARED_CLUSTER]: stateFile,
+        ...(faults.value ? { [ENV_FAULT_CLUSTER]: faults.value.stateFile } : {}),
+      },
     });
     const forward = (signal: NodeJS.Signals) => child.kill(signal);
     process.on("SIGINT", forward);

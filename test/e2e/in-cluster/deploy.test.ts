@@ -2,20 +2,23 @@
 // local cluster's node, `npx pepr deploy --yes`, the watcher in a pod started by the Deployment
 // with its ServiceAccount token and its Secrets. The store, the audit log and `kubectl logs` are
 // read exactly. These tests fail, never skip, when the node cannot start here.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+
 import {
-  auditLog,
+  buildOutputs,
   ControlPlane,
   createConfigMap,
-  followWatcherLogs,
+  DEFAULT_POD_READY_TIMEOUT_MS,
   getStore,
   kubectl,
   loadControllerImage,
-  ModuleProcess,
   peprDeploy,
   prepareCluster,
-  startControlPlane,
+  waitFor,
   waitForStore,
   waitForWatcherPod,
+  watcherDeployment,
   watcherPods,
   watcherServiceAccount,
 } from "../../../cluster";
@@ -25,76 +28,36 @@ import {
   EXPECTED_DATA,
   EXPECTED_OPS,
   MODULE_NAMESPACE,
-  OBSERVED_TIMEOUT_MS,
   patchesSince,
   report,
 } from "../scenario";
+import {
+  deniedForWatcher,
+  observedByPod,
+  SERVICE_ACCOUNT_USER,
+  useDeployment,
+  useNodeCluster,
+  waitForObservedIn,
+} from "./deployed";
+import { copyModule } from "./module-copy";
 
-/** Image build (cold: about a minute), node start, two `pepr deploy` runs and their rollouts. */
-const SUITE_TIMEOUT_MS = 900_000;
-const SERVICE_ACCOUNT_USER = `system:serviceaccount:${STORE_NAMESPACE}:${watcherServiceAccount()}`;
+/** The field the changed capability adds to its `observed` record. */
+const CHANGED_VARIANT = "changed-for-redeploy-test";
 
-interface Deployed {
-  cp: ControlPlane;
-  pod: string;
-  logs: ModuleProcess;
-  stop(): Promise<void>;
+/** The module hash the watcher Deployment runs: its container's second arg. */
+async function deployedHash(cp: ControlPlane): Promise<string> {
+  const args = await kubectl(cp, [
+    ...["get", "deployment", watcherDeployment(), "-n", STORE_NAMESPACE],
+    ...["-o", "jsonpath={.spec.template.spec.containers[0].args}"],
+  ]);
+  return (JSON.parse(args) as string[])[1];
 }
 
-/** A cluster with a node, the image loaded, `before` run, then `npx pepr deploy --yes`. */
-async function deployOnNode(before?: (cp: ControlPlane) => Promise<void>): Promise<Deployed> {
-  const cp = await startControlPlane({ node: true });
-  let logs: ModuleProcess | undefined;
-  try {
-    const image = await loadControllerImage(cp, { onProgress: () => undefined });
-    report(`ctr images import of ${image.name}`, image.loadSeconds * 1000);
-    await before?.(cp);
-    const deployed = await peprDeploy(cp);
-    report("npx pepr deploy --yes (build, apply, rollout)", deployed.seconds * 1000);
-    const pod = (await waitForWatcherPod(cp)).metadata?.name as string;
-    logs = followWatcherLogs(cp, pod);
-    const follower = logs;
-    return {
-      cp,
-      pod,
-      logs,
-      stop: async () => {
-        await follower.stop();
-        await cp.stop();
-      },
-    };
-  } catch (err) {
-    await logs?.stop();
-    await cp.stop();
-    throw err;
-  }
-}
-
-function waitForObservedIn(logs: ModuleProcess, sinceMs: number) {
-  return logs.waitForLog(
-    `"observed" in kubectl logs`,
-    r => r.msg === "observed" && r.time >= sinceMs,
-    OBSERVED_TIMEOUT_MS,
-  );
-}
-
-/** Audit events of the watcher's ServiceAccount answered 403 (denied by RBAC). */
-function deniedForWatcher(cp: ControlPlane) {
-  return auditLog(cp).completed(
-    e => e.user.username === SERVICE_ACCOUNT_USER && e.responseStatus?.code === 403,
-  );
-}
+/** One cluster for the file; each describe deploys afresh on it (./deployed.ts). */
+const cluster = useNodeCluster();
 
 describe("npx pepr deploy on the local cluster's node", () => {
-  let d: Deployed;
-
-  beforeAll(async () => {
-    d = await deployOnNode();
-  }, SUITE_TIMEOUT_MS);
-
-  afterAll(async () => {
-    await d?.stop();
-  });
+  const d = useDeployment(cluster);
 
   it("runs the watcher from ghcr.io/defenseunicorns/pepr/controller:v1.1.4 as 65532", async () => {
     const pod = JSON.parse(
@@ -134,7 +97,7 @@ describe("npx pepr deploy on the local cluster's node", () => {
       [SERVICE_ACCOUNT_USER, 200],
     ]);
     expect(patches[0].requestObject).toEqual([...EXPECTED_OPS, CACHE_ID_OP]);
-    expect(deniedForWatcher(d.cp)).toEqual([]);
+    expect(deniedForWatcher(d)).toEqual([]);
     const plain = await kubectl(d.cp, ["logs", "-n", STORE_NAMESPACE, d.pod]);
     expect(plain.split("\n").filter(l => l.includes('"msg":"observed"'))).toHaveLength(1);
   });
@@ -154,18 +117,13 @@ describe("npx pepr deploy on the local cluster's node", () => {
     expect((await getStore(d.cp))?.data).toEqual(before.data);
     // the new pod reads the store and re-runs the capability for the existing `observe`: one
     // PATCH re-adds the same four values and removes nothing
-    const logs = followWatcherLogs(d.cp, pod.metadata?.name as string);
-    try {
-      await waitForObservedIn(logs, redeployedAt);
-    } finally {
-      await logs.stop();
-    }
+    await observedByPod(d.cp, pod.metadata?.name as string, redeployedAt);
     const dataOps = patchesSince(d.cp, redeployedAt)
       .flatMap(p => p.requestObject as { path: string }[])
       .filter(op => op.path.startsWith("/data/"));
     expect(dataOps).toEqual(EXPECTED_OPS);
     expect((await getStore(d.cp))?.data).toEqual(EXPECTED_DATA);
-    expect(deniedForWatcher(d.cp)).toEqual([]);
+    expect(deniedForWatcher(d)).toEqual([]);
   });
   it("-i <name>: deploys another image name loaded into the node, keeping the store", async () => {
     const other = "localhost/hello-pepr-store-resources/pepr-controller:e2e";
@@ -176,61 +134,75 @@ describe("npx pepr deploy on the local cluster's node", () => {
     expect(pod.status?.containerStatuses?.map(c => [c.image, c.ready])).toEqual([[other, true]]);
     expect((await getStore(d.cp))?.data).toEqual(EXPECTED_DATA);
   });
-});
 
-describe("the watcher pod deleted right after `observe` is created", () => {
-  let d: Deployed;
-
-  beforeAll(async () => {
-    d = await deployOnNode();
-  }, SUITE_TIMEOUT_MS);
-
-  afterAll(async () => {
-    await d?.stop();
-  });
-
-  it("is replaced by the Deployment; the new pod logs observed and the store ends exact", async () => {
-    const createdAt = Date.now();
-    await createConfigMap(d.cp, MODULE_NAMESPACE, "observe");
-    await kubectl(d.cp, ["delete", "pod", d.pod, "-n", STORE_NAMESPACE, "--wait=false"]);
-    const replacement = await waitForWatcherPod(d.cp, { exclude: [d.pod] });
-    const logs = followWatcherLogs(d.cp, replacement.metadata?.name as string);
+  it("deployed after a change to the capability: rolls out the new module hash, keeps the store", async () => {
+    // the change: the `observed` record carries one more field, so the bundle and its hash change
+    const copy = copyModule({ linkNodeModules: true });
     try {
-      await waitForObservedIn(logs, createdAt);
+      copy.edit(
+        "capabilities/hello-pepr-store-resources.ts",
+        'Log.info("observed");',
+        `Log.info({ variant: "${CHANGED_VARIANT}" }, "observed");`,
+      );
+      const oldHash = await deployedHash(d.cp);
+      const oldPods = (await watcherPods(d.cp)).map(p => p.metadata?.name as string);
+      const before = (await getStore(d.cp))?.data;
+      const redeployedAt = Date.now();
+      await peprDeploy(d.cp, { cwd: copy.dir });
+      const newHash = createHash("sha256")
+        .update(readFileSync(buildOutputs(copy.dir).bundle))
+        .digest("hex");
+      expect(newHash).not.toBe(oldHash);
+      expect(await deployedHash(d.cp)).toBe(newHash);
+      const pod = (await waitForWatcherPod(d.cp, { exclude: oldPods })).metadata?.name as string;
+      await waitFor(
+        `only the new watcher pod ${pod} left`,
+        async () => {
+          const names = (await watcherPods(d.cp)).map(p => p.metadata?.name);
+          return names.length === 1 && names[0] === pod ? names : undefined;
+        },
+        DEFAULT_POD_READY_TIMEOUT_MS,
+      );
+      const container = await kubectl(d.cp, [
+        ...["get", "pod", pod, "-n", STORE_NAMESPACE],
+        ...["-o", "jsonpath={.spec.containers[0].args}"],
+      ]);
+      expect(JSON.parse(container)).toEqual(["/app/node_modules/pepr/dist/controller.js", newHash]);
+      expect(before).toEqual(EXPECTED_DATA);
+      expect((await getStore(d.cp))?.data).toEqual(before);
+      // the new module handles a re-created `observe`: its own `observed` record, the store exact
+      await kubectl(d.cp, ["delete", "cm", "observe", "-n", MODULE_NAMESPACE]);
+      const recreatedAt = Date.now();
+      await createConfigMap(d.cp, MODULE_NAMESPACE, "observe");
+      const observed = await observedByPod(d.cp, pod, recreatedAt);
+      expect(observed.variant).toBe(CHANGED_VARIANT);
+      report(
+        "changed module: npx pepr deploy → observed for a re-created observe",
+        Date.now() - redeployedAt,
+      );
+      expect((await getStore(d.cp))?.data).toEqual(EXPECTED_DATA);
+      expect(deniedForWatcher(d)).toEqual([]);
     } finally {
-      await logs.stop();
+      copy.remove();
     }
-    report("observe created, pod deleted → observed by the new pod", Date.now() - createdAt);
-    expect(
-      (await waitForStore(d.cp, "the four keys", data => Object.keys(data).length === 5)).data,
-    ).toEqual(EXPECTED_DATA);
-    expect(deniedForWatcher(d.cp)).toEqual([]);
   });
 });
 
 describe("a PeprStore with an unmigrated key, applied before the deploy", () => {
-  let d: Deployed;
-
-  beforeAll(async () => {
-    d = await deployOnNode(async cp => {
-      await prepareCluster(cp); // pepr-system and the CRD, as `pepr deploy` would apply them
-      await kubectl(cp, ["apply", "-f", "-"], {
-        input: JSON.stringify({
-          apiVersion: "pepr.dev/v1",
-          kind: "PeprStore",
-          metadata: {
-            name: storeName(),
-            namespace: STORE_NAMESPACE,
-            labels: { "pepr.dev-cacheID": "1700000000000" },
-          },
-          data: { ...PLACEHOLDER, "hello-pepr-store-resources-testing": "migrated" },
-        }),
-      });
+  const d = useDeployment(cluster, async cp => {
+    await prepareCluster(cp); // pepr-system and the CRD, as `pepr deploy` would apply them
+    await kubectl(cp, ["apply", "-f", "-"], {
+      input: JSON.stringify({
+        apiVersion: "pepr.dev/v1",
+        kind: "PeprStore",
+        metadata: {
+          name: storeName(),
+          namespace: STORE_NAMESPACE,
+          labels: { "pepr.dev-cacheID": "1700000000000" },
+        },
+        data: { ...PLACEHOLDER, "hello-pepr-store-resources-testing": "migrated" },
+      }),
     });
-  }, SUITE_TIMEOUT_MS);
-
-  afterAll(async () => {
-    await d?.stop();
   });
 
   it("ends with the -v2- key, the four keys and the placeholder", async () => {
@@ -242,6 +214,6 @@ describe("a PeprStore with an unmigrated key, applied before the deploy", () => 
       ...EXPECTED_DATA,
       "hello-pepr-store-resources-v2-testing": "migrated",
     });
-    expect(deniedForWatcher(d.cp)).toEqual([]);
+    expect(deniedForWatcher(d)).toEqual([]);
   });
 });
