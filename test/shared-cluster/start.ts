@@ -6,26 +6,44 @@ import path from "node:path";
 import { ControlPlane, prepareCluster, startControlPlane } from "../../cluster";
 import { SharedCluster } from "./state";
 
+/** A started control plane and the file that tells the test files how to reach it. */
+export interface StartedCluster {
+  cp: ControlPlane;
+  stateFile: string;
+}
+
 /**
- * Starts the control plane with pepr-system and the PeprStore CRD, and writes its
- * {@link SharedCluster} next to its kubeconfig for $HPSR_SHARED_CLUSTER.
+ * Starts a control plane with pepr-system and the PeprStore CRD, and writes what `state` makes
+ * of it to `fileName` next to its kubeconfig (stopping it again when either step fails).
  */
-export async function startSharedCluster(): Promise<{ cp: ControlPlane; stateFile: string }> {
+export async function startPreparedCluster(
+  fileName: string,
+  state: (cp: ControlPlane) => object,
+): Promise<StartedCluster> {
   const cp = await startControlPlane();
   try {
     await prepareCluster(cp);
+    const stateFile = path.join(path.dirname(cp.kubeconfig), fileName);
+    writeFileSync(stateFile, JSON.stringify(state(cp)));
+    return { cp, stateFile };
   } catch (err) {
     await cp.stop();
     throw err;
   }
-  const state: SharedCluster = {
-    kubeconfig: cp.kubeconfig,
-    kubectl: cp.kubectl,
-    kubectlCacheDir: cp.kubectlCacheDir,
-    server: cp.server,
-    local: cp.local,
-  };
-  const stateFile = path.join(path.dirname(cp.kubeconfig), "shared-cluster.json");
-  writeFileSync(stateFile, JSON.stringify(state));
-  return { cp, stateFile };
+}
+
+/** What every state file holds: how a test file reaches the control plane. */
+export function accessOf(
+  cp: ControlPlane,
+): Pick<ControlPlane, "kubeconfig" | "kubectl" | "kubectlCacheDir" | "server"> {
+  const { kubeconfig, kubectl, kubectlCacheDir, server } = cp;
+  return { kubeconfig, kubectl, kubectlCacheDir, server };
+}
+
+/** The tier's shared control plane, its {@link SharedCluster} written for $HPSR_SHARED_CLUSTER. */
+export function startSharedCluster(): Promise<StartedCluster> {
+  return startPreparedCluster(
+    "shared-cluster.json",
+    (cp): SharedCluster => ({ ...accessOf(cp), local: cp.local }),
+  );
 }
