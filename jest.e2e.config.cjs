@@ -1,9 +1,12 @@
 // End-to-end tests on a real kube-apiserver + etcd (cluster/controlplane/) with the Pepr watcher as a
-// local Node process. Files run one at a time (--runInBand in package.json): Pepr's watcher port is
-// fixed. One control plane is shared by the files (globalSetup, as the integration tier does); each
-// file starts from a cleaned one (test/e2e/shared-cluster.ts), and the tests that stop or restart
-// a control plane, or need a bare one, start their own. The tests that need the node (kubelet +
-// containerd) are test/e2e/in-cluster/, run by jest.in-cluster.config.cjs.
+// local Node process. `npm run test:e2e` (test/e2e/run-side-by-side.ts) runs the files in three
+// Jest processes side by side, each in its own network namespace, so each has its own port 3000
+// (Pepr's watcher port is fixed) and its own shared control plane; within a process the files
+// run one at a time. That control plane (globalSetup, as the integration tier does) is shared by
+// the process's files; each file starts from a cleaned one (test/e2e/shared-cluster.ts), and the
+// tests that stop or restart a control plane, or need a bare one, start their own. The tests
+// that need the node (kubelet + containerd) are test/e2e/in-cluster/, run by
+// jest.in-cluster.config.cjs.
 const unit = require("./jest.config.cjs");
 const integration = require("./jest.integration.config.cjs");
 
