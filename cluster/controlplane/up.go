@@ -533,7 +533,8 @@ func portFree(server string) error {
 }
 
 // choosePorts keeps the ports of the previous run when they are free (so kubeconfigs stay
-// valid); a port given with --port must be free.
+// valid); a port given with --port must be free. Every port is held while the others are picked,
+// so no two of them are the same (a port picked and closed can be handed out again at once).
 func choosePorts(dataDir string, wantPort int) (ports, error) {
 	path := filepath.Join(dataDir, "ports.json")
 	var pt ports
@@ -546,26 +547,32 @@ func choosePorts(dataDir string, wantPort int) (ports, error) {
 		}
 		pt.APIServer = wantPort
 	}
-	var err error
-	for _, p := range []*int{&pt.APIServer, &pt.EtcdClient, &pt.EtcdPeer} {
-		if *p != 0 && portFree(fmt.Sprintf("https://127.0.0.1:%d", *p)) == nil {
-			continue
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			l.Close()
 		}
-		if *p, err = freePort(); err != nil {
+	}()
+	for _, p := range []*int{&pt.APIServer, &pt.EtcdClient, &pt.EtcdPeer} {
+		l, err := listenKept(*p)
+		if err != nil {
 			return pt, err
 		}
+		held = append(held, l)
+		*p = l.Addr().(*net.TCPAddr).Port
 	}
 	data, _ := json.Marshal(pt)
 	return pt, os.WriteFile(path, data, 0o600)
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// listenKept listens on 127.0.0.1:port when port is set and free there, else on a free port.
+func listenKept(port int) (net.Listener, error) {
+	if port != 0 {
+		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			return l, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return net.Listen("tcp", "127.0.0.1:0")
 }
 
 func lockDataDir(dataDir string) (func(), error) {

@@ -65,12 +65,18 @@ export async function npmStartRunning(
   deadlineMs = START_DEADLINE_MS,
 ): Promise<Run> {
   const r = npmStart({ WATCHER_PORT_WAIT_MS: process.env.WATCHER_PORT_WAIT_MS ?? "0" }, args);
+  let exit: number | null | undefined;
+  void r.finished.then(code => (exit = code));
   try {
-    await waitFor(
+    const outcome = await waitFor(
       "npm start to say the module keeps running",
-      () => (r.stderr().includes("Press Ctrl-C") ? true : undefined),
+      () =>
+        r.stderr().includes("Press Ctrl-C") ? "running" : exit !== undefined ? "exited" : undefined,
       deadlineMs,
     );
+    if (outcome === "exited") {
+      throw new Error(`npm start exited with ${exit} before it said the module keeps running`);
+    }
   } catch (err) {
     if (groupAlive(r) && r.child.pid) process.kill(-r.child.pid, "SIGKILL");
     const tail = r.stderr().split("\n").slice(-20).join("\n");

@@ -2,7 +2,7 @@
 // group, stopped with SIGINT (Ctrl-C), and with the failures a user can hit. The default
 // `npm start` (npx pepr deploy on the node) is tested in in-cluster/start-deploy.test.ts.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -44,6 +44,7 @@ import {
   START_DEADLINE_MS,
   watchersOf,
 } from "./npm-start";
+import { kubeconfigFor } from "../shared-cluster/kubeconfig";
 import { EXPECTED_DATA, MODULE_NAMESPACE } from "./scenario";
 import { cleanSharedCluster } from "./shared-cluster";
 
@@ -158,24 +159,9 @@ describe("npm start", () => {
   });
 
   it("exits non-zero and names the cluster when USE_EXISTING_CLUSTER points nowhere", async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), "hpsr-kc-"));
-    const kubeconfig = path.join(dir, "kubeconfig");
-    writeFileSync(
-      kubeconfig,
-      JSON.stringify({
-        apiVersion: "v1",
-        kind: "Config",
-        clusters: [
-          {
-            name: "gone",
-            cluster: { server: "https://127.0.0.1:1", "insecure-skip-tls-verify": true },
-          },
-        ],
-        users: [{ name: "u", user: { token: "x" } }],
-        contexts: [{ name: "gone", context: { cluster: "gone", user: "u" } }],
-        "current-context": "gone",
-      }),
-    );
+    const { file: kubeconfig, remove } = kubeconfigFor("https://127.0.0.1:1", "x", {
+      "insecure-skip-tls-verify": true,
+    });
     try {
       run = npmStart({ USE_EXISTING_CLUSTER: "true", KUBECONFIG: kubeconfig });
       expect(await run.finished).toBe(1);
@@ -184,7 +170,7 @@ describe("npm start", () => {
       );
       expect(run.stderr()).toContain("127.0.0.1:1");
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      remove();
     }
   });
 

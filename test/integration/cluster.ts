@@ -1,14 +1,13 @@
 // What the integration test files share: the control plane of test/shared-cluster/global-setup.ts, kubeconfigs for
 // it and for a tiny local HTTP server, and a recorder for Pepr's log.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import os from "node:os";
-import path from "node:path";
 
 // cluster/kube.ts, not the barrel: the barrel loads Pepr's sources (cluster/module.ts), whose
 // kinds clash with those of the Pepr build the code under test loads.
 import { kubectl } from "../../cluster/kube";
+import { kubeconfigFor } from "../shared-cluster/kubeconfig";
 import { SharedCluster, sharedCluster } from "../shared-cluster/state";
 
 /** The control plane of the integration tier, as kubectl and the tests reach it. */
@@ -89,25 +88,6 @@ export async function freshNamespace(prefix = "it"): Promise<string> {
 /** Runs kubectl on the integration control plane; returns stdout. */
 export function kubectlIT(args: string[], input?: string): Promise<string> {
   return kubectl(integrationCluster(), args, input === undefined ? {} : { input });
-}
-
-/** A kubeconfig with one context on `server` authenticating with `token`, and its cleanup. */
-export function kubeconfigFor(server: string, token: string, cluster: object = {}) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "hpsr-it-"));
-  const file = path.join(dir, "kubeconfig");
-  writeFileSync(
-    file,
-    JSON.stringify({
-      apiVersion: "v1",
-      kind: "Config",
-      clusters: [{ name: "c", cluster: { ...cluster, server } }],
-      users: [{ name: "u", user: { token } }],
-      contexts: [{ name: "c", context: { cluster: "c", user: "u" } }],
-      "current-context": "c",
-    }),
-    { mode: 0o600 },
-  );
-  return { file, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /**

@@ -14,13 +14,13 @@ import {
   closedPort,
   forbiddenKubeconfig,
   integrationCluster,
-  kubeconfigFor,
   kubectlGetStore,
   recordLogs,
   tinyServer,
   uniqueName,
   useKubeconfigEnv,
 } from "./cluster";
+import { kubeconfigFor } from "../shared-cluster/kubeconfig";
 
 const CAPABILITY = "hello-pepr-store-resources";
 const PLACEHOLDER = { __pepr_do_not_delete__: "k-thx-bye" };

@@ -17,12 +17,12 @@ import {
   forbiddenKubeconfig,
   freshNamespace,
   integrationCluster,
-  kubeconfigFor,
   kubectlIT,
   tinyServer,
   uniqueName,
   useKubeconfigEnv,
 } from "./cluster";
+import { kubeconfigFor } from "../shared-cluster/kubeconfig";
 
 const CAP = "cap";
 const PLACEHOLDER = { __pepr_do_not_delete__: "k-thx-bye" };
