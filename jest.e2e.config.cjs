@@ -1,5 +1,5 @@
 // End-to-end tests on a real kube-apiserver + etcd (cluster/controlplane/) with the Pepr watcher as a
-// local Node process. `npm run test:e2e` (test/e2e/run-side-by-side.ts) runs the files in three
+// local Node process. `npm run test:e2e` (test/e2e/run-side-by-side.ts) runs the files in four
 // Jest processes side by side, each in its own network namespace, so each has its own port 3000
 // (Pepr's watcher port is fixed) and its own shared control plane; within a process the files
 // run one at a time. That control plane (globalSetup, as the integration tier does) is shared by

@@ -4,7 +4,7 @@
 // is fixed. Without the right to make a network namespace (root), one Jest process runs them all.
 //
 // Words on the command line select files (as Jest's patterns); options go to every process and
-// must be written `--name=value`. $HPSR_E2E_PROCESSES sets how many processes (default 3).
+// must be written `--name=value`. $HPSR_E2E_PROCESSES sets how many processes (default 4).
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 
@@ -25,7 +25,7 @@ export const MEASURED_SECONDS: Readonly<Record<string, number>> = {
 };
 /** For a file not measured yet. */
 const UNMEASURED_SECONDS = 30;
-export const DEFAULT_PROCESSES = 3;
+export const DEFAULT_PROCESSES = 4;
 const CONFIG = "jest.e2e.config.cjs";
 
 /** Expected seconds of a test file. */

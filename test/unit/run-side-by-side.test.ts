@@ -25,6 +25,12 @@ describe("splitting the e2e files among processes", () => {
   });
 
   it("gives each file to the group that ends soonest, longest first", () => {
+    expect(splitByDuration(e2eFiles, 4).map(g => g.map(f => path.basename(f)))).toEqual([
+      ["faults.test.ts"],
+      ["start.test.ts"],
+      ["controlplane.test.ts", "ignored.test.ts", "manifest.test.ts"],
+      ["cli.test.ts", "store.test.ts", "least-privilege.test.ts"],
+    ]);
     const groups = splitByDuration(e2eFiles, 3).map(g => g.map(f => path.basename(f)));
     expect(groups).toEqual([
       ["faults.test.ts", "manifest.test.ts"],
@@ -63,10 +69,10 @@ describe("splitting the e2e files among processes", () => {
 });
 
 describe("HPSR_E2E_PROCESSES", () => {
-  it("defaults to 3 when unset or empty", () => {
-    expect(DEFAULT_PROCESSES).toBe(3);
-    expect(processCount(undefined)).toBe(3);
-    expect(processCount("")).toBe(3);
+  it("defaults to 4 when unset or empty", () => {
+    expect(DEFAULT_PROCESSES).toBe(4);
+    expect(processCount(undefined)).toBe(4);
+    expect(processCount("")).toBe(4);
   });
 
   it("takes a positive integer", () => {
