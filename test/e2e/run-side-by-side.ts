@@ -12,7 +12,10 @@ import { CloseEvent, concurrently } from "concurrently";
 
 import { buildControlPlane, buildModule, repoRoot } from "../../cluster";
 
-/** Seconds each file took in runs of the whole tier (docs/testing.md), to balance the processes. */
+/**
+ * Seconds each file took when the tier ran in one process (mean of five runs at load average
+ * 7-15, commit a491750): what the processes are balanced by.
+ */
 export const MEASURED_SECONDS: Readonly<Record<string, number>> = {
   "faults.test.ts": 104,
   "start.test.ts": 80,
