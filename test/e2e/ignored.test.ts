@@ -21,7 +21,7 @@ import {
   nextPhase,
   observedRecords,
   patchesSince,
-  startScenario,
+  startSyncedScenario,
   waitForObserved,
   waitForWatchEvent,
   waitUntil,
@@ -36,9 +36,7 @@ describe("events the capability ignores", () => {
   const marks: Record<string, number> = {};
 
   beforeAll(async () => {
-    s = await startScenario();
-    await s.mod.waitForLog(`watcher "Scheduling processed"`, r => r.msg === "Scheduling processed");
-    await ensureNamespace(s.cp, MODULE_NAMESPACE);
+    s = await startSyncedScenario();
     await ensureNamespace(s.cp, OTHER_NAMESPACE);
 
     // 1. the first real trigger: its PATCH shows when Pepr's flush ticks come

@@ -6,6 +6,7 @@ import {
   auditLog,
   type AuditEvent,
   ControlPlane,
+  ensureNamespace,
   LogRecord,
   MODULE_NAMESPACE,
   ModuleOptions,
@@ -89,6 +90,25 @@ export async function startScenario(
       if (errors.length > 0) throw new AggregateError(errors, "stopping the scenario failed");
     },
   };
+}
+
+/** The capability's four keys as it names them in its "re-writing store keys" records. */
+export const ALL_FOUR = ["a", "b", "c", "https://observed"];
+
+/**
+ * A scenario whose watcher has synced its informers ("Scheduling processed"), with the module's
+ * namespace there: an event made now reaches the capability.
+ */
+export async function startSyncedScenario(ownControlPlane = false): Promise<Scenario> {
+  const sc = await startScenario({ ownControlPlane });
+  await sc.mod.waitForLog(`watcher "Scheduling processed"`, r => r.msg === "Scheduling processed");
+  await ensureNamespace(sc.cp, MODULE_NAMESPACE);
+  return sc;
+}
+
+/** The watcher's records with this message. */
+export function recordsWithMsg(mod: ModuleProcess, msg: string): LogRecord[] {
+  return mod.logs.filter(r => r.msg === msg);
 }
 
 /** The `observed` log records so far. */

@@ -26,16 +26,20 @@ describe("splitting the e2e files among processes", () => {
 
   it("gives each file to the group that ends soonest, longest first", () => {
     expect(splitByDuration(e2eFiles, 4).map(g => g.map(f => path.basename(f)))).toEqual([
-      ["faults.test.ts"],
       ["start.test.ts"],
-      ["controlplane.test.ts", "ignored.test.ts", "manifest.test.ts"],
-      ["cli.test.ts", "store.test.ts", "least-privilege.test.ts"],
+      ["faults.test.ts", "ignored.test.ts"],
+      ["faults-before-flush.test.ts", "store.test.ts", "manifest.test.ts"],
+      ["controlplane.test.ts", "cli.test.ts", "least-privilege.test.ts"],
     ]);
-    const groups = splitByDuration(e2eFiles, 3).map(g => g.map(f => path.basename(f)));
-    expect(groups).toEqual([
-      ["faults.test.ts", "manifest.test.ts"],
-      ["start.test.ts", "ignored.test.ts", "least-privilege.test.ts"],
-      ["controlplane.test.ts", "cli.test.ts", "store.test.ts"],
+    expect(splitByDuration(e2eFiles, 3).map(g => g.map(f => path.basename(f)))).toEqual([
+      ["start.test.ts", "store.test.ts"],
+      ["faults.test.ts", "cli.test.ts", "manifest.test.ts"],
+      [
+        "faults-before-flush.test.ts",
+        "controlplane.test.ts",
+        "ignored.test.ts",
+        "least-privilege.test.ts",
+      ],
     ]);
   });
 
@@ -43,8 +47,9 @@ describe("splitting the e2e files among processes", () => {
     const [only, ...rest] = splitByDuration(e2eFiles, 1);
     expect(rest).toEqual([]);
     expect(only.map(f => path.basename(f))).toEqual([
-      "faults.test.ts",
       "start.test.ts",
+      "faults.test.ts",
+      "faults-before-flush.test.ts",
       "controlplane.test.ts",
       "cli.test.ts",
       "store.test.ts",
@@ -64,7 +69,7 @@ describe("splitting the e2e files among processes", () => {
 
   it("expects 30 s of a file not measured yet", () => {
     expect(expectedSeconds("/x/new.test.ts")).toBe(30);
-    expect(expectedSeconds("/elsewhere/faults.test.ts")).toBe(104);
+    expect(expectedSeconds("/elsewhere/start.test.ts")).toBe(80);
   });
 });
 
