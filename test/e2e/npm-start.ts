@@ -179,6 +179,12 @@ export const announcements = (stderr: string): string[] =>
     .filter(line => line.startsWith("      your cluster: "))
     .map(line => line.slice("      your cluster: ".length));
 
+/**
+ * `it` for a test whose `npm start` makes its own local cluster: skipped when the tests run with
+ * USE_EXISTING_CLUSTER=true, which `npm start` would inherit and use instead.
+ */
+export const itOnLocalCluster = process.env.USE_EXISTING_CLUSTER !== "true" ? it : it.skip;
+
 /** After each test: SIGKILL to what is left of the run's process group, and wait for its end. */
 export async function killLeftovers(run: Run | undefined): Promise<void> {
   if (run && groupAlive(run) && run.child.pid) {

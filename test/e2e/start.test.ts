@@ -31,6 +31,7 @@ import {
   ctrlC,
   ctrlCAndWait,
   groupAlive,
+  itOnLocalCluster,
   killLeftovers,
   LOCAL,
   npmStart,
@@ -56,8 +57,7 @@ describe("npm start", () => {
     run = undefined;
   });
 
-  const local = process.env.USE_EXISTING_CLUSTER !== "true";
-  (local ? it : it.skip)(
+  itOnLocalCluster(
     "--local: runs the watcher as a local process, prints observed and the PeprStore, keeps streaming the watcher's records (re-creating observe shows the next observed), stops on Ctrl-C",
     async () => {
       const r = (run = await npmStartRunning());
@@ -104,7 +104,7 @@ describe("npm start", () => {
     RUNNING_TEST_TIMEOUT_MS,
   );
 
-  (local ? it : it.skip)(
+  itOnLocalCluster(
     "exits at once on a second Ctrl-C, and the control plane it leaves behind stops itself",
     async () => {
       const r = (run = await npmStartRunning());
@@ -128,7 +128,7 @@ describe("npm start", () => {
     RUNNING_TEST_TIMEOUT_MS,
   );
 
-  (local ? it : it.skip)(
+  itOnLocalCluster(
     "when npm start is killed with SIGKILL, its watcher and control plane stop themselves",
     async () => {
       const r = (run = await npmStartRunning());
@@ -199,7 +199,7 @@ describe("npm start", () => {
     }
   }, 700_000);
 
-  (local ? it : it.skip)(
+  itOnLocalCluster(
     "with USE_EXISTING_CLUSTER=true and no Go on PATH, runs on a running cluster, announces and undoes its changes",
     async () => {
       // the shared control plane, without pepr-system and the PeprStore CRD

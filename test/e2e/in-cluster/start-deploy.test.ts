@@ -8,6 +8,7 @@ import { WATCHER } from "../../../cluster";
 import {
   ctrlCAndWait,
   DEPLOY_START_DEADLINE_MS,
+  itOnLocalCluster,
   killLeftovers,
   npmStartRunning,
   Run,
@@ -34,8 +35,7 @@ describe("npm start", () => {
     run = undefined;
   });
 
-  const local = process.env.USE_EXISTING_CLUSTER !== "true";
-  (local ? it : it.skip)(
+  itOnLocalCluster(
     "deploys with npx pepr deploy on the node, with port 3000 in use, prints observed and the PeprStore, stops on Ctrl-C",
     async () => {
       const release = await occupyWatcherPort();
