@@ -8,6 +8,8 @@ const esmOnlyPackages = [
   "jose",
   "jsonpath-plus",
   "rfc4648",
+  "mutation-testing-metrics",
+  "mutation-testing-report-schema",
 ];
 
 // Pepr's TypeScript sources that the project imports (its PeprStore CRD and GVK: Pepr's package
