@@ -2,7 +2,7 @@
 // plane: kube-apiserver stopped, and the watcher killed. Each test asserts the exact CR data at
 // the end. The faults that hit later are in faults.test.ts.
 
-import { createConfigMap, getStore, ModuleProcess, startModule, TimeoutError } from "../../cluster";
+import { createConfigMap, getStore, startModule, TimeoutError } from "../../cluster";
 import { FLUSH_INTERVAL_MS } from "../../store/contract";
 import {
   ALL_FOUR,
@@ -15,6 +15,7 @@ import {
   recordsWithMsg,
   report,
   startSyncedScenario,
+  stopAfterEach,
   waitForObserved,
   waitForWatchEvent,
 } from "./scenario";
@@ -31,8 +32,7 @@ const OUTAGE_MAX_MS = FLUSH_INTERVAL_MS + 3_000;
 const FAULT_ATTEMPTS = 3;
 
 describe("faults before the flush", () => {
-  let s: Scenario | undefined;
-  let restarted: ModuleProcess | undefined;
+  const started = stopAfterEach();
 
   /**
    * Starts a scenario, creates observe, waits for the watcher to see it, then injects `fault`.
@@ -51,7 +51,7 @@ describe("faults before the flush", () => {
     ownControlPlane = false,
   ): Promise<{ sc: Scenario; createdAt: number }> => {
     for (let attempt = 1; ; attempt++) {
-      const sc = (s = await startSyncedScenario(ownControlPlane));
+      const sc = (started.scenario = await startSyncedScenario(ownControlPlane));
       const createdAt = Date.now();
       await createConfigMap(sc.cp, MODULE_NAMESPACE, "observe");
       await waitForWatchEvent(sc.mod, "ADDED", MODULE_NAMESPACE, "observe");
@@ -68,16 +68,9 @@ describe("faults before the flush", () => {
         `faults: Pepr's flush landed before the fault (attempt ${attempt}); starting over\n`,
       );
       await sc.stop();
-      s = undefined;
+      started.scenario = undefined;
     }
   };
-
-  afterEach(async () => {
-    await restarted?.stop();
-    restarted = undefined;
-    await s?.stop();
-    s = undefined;
-  });
 
   it("kube-apiserver stopped right after observe is created, back once Pepr's flush failed on it: all four keys land", async () => {
     let restartMs = 0;
@@ -125,7 +118,7 @@ describe("faults before the flush", () => {
     expect((await getStore(sc.cp))?.data).toEqual(PLACEHOLDER);
 
     // The restarted watcher lists ConfigMaps, sees observe as added, and runs the capability.
-    restarted = await startModule(sc.cp);
+    const restarted = (started.restarted = await startModule(sc.cp));
     await waitForObserved(restarted, 1);
     expect((await getStore(sc.cp))?.data).toEqual(EXPECTED_DATA);
   });

@@ -8,7 +8,6 @@ import {
   getStore,
   kubectl,
   kubectlRun,
-  ModuleProcess,
   startModule,
   waitFor,
   waitForStore,
@@ -19,12 +18,12 @@ import {
   ALL_FOUR,
   EXPECTED_DATA,
   MODULE_NAMESPACE,
-  Scenario,
   observedRecords,
   patchesSince,
   recordsWithMsg,
   report,
   startSyncedScenario,
+  stopAfterEach,
   nextPhase,
   waitForObserved,
   waitForWatchEvent,
@@ -47,18 +46,10 @@ const storePatchArgs = (ops: object[]): string[] => [
 ];
 
 describe("faults after the flush", () => {
-  let s: Scenario | undefined;
-  let restarted: ModuleProcess | undefined;
-
-  afterEach(async () => {
-    await restarted?.stop();
-    restarted = undefined;
-    await s?.stop();
-    s = undefined;
-  });
+  const started = stopAfterEach();
 
   it("watcher SIGKILLed right after its PATCH and restarted: it reads the four keys back", async () => {
-    const sc = (s = await startSyncedScenario());
+    const sc = (started.scenario = await startSyncedScenario());
     const createdAt = Date.now();
     await createConfigMap(sc.cp, MODULE_NAMESPACE, "observe");
     await waitFor("the flush PATCH", () =>
@@ -67,7 +58,7 @@ describe("faults after the flush", () => {
     sc.mod.kill("SIGKILL");
     await sc.mod.exited;
 
-    restarted = await startModule(sc.cp);
+    const restarted = (started.restarted = await startModule(sc.cp));
     // What Pepr hands the capability's Storage at start-up (Store.getItem reads it).
     const update = await restarted.waitForLog(
       `watcher "Pepr Store update"`,
@@ -80,7 +71,7 @@ describe("faults after the flush", () => {
   });
 
   it("another client patching the same CR before and after the flush: neither side loses keys", async () => {
-    const sc = (s = await startSyncedScenario());
+    const sc = (started.scenario = await startSyncedScenario());
     // A first run shows the flush phase; its keys are then removed, so the run under test must
     // write them again.
     await createConfigMap(sc.cp, MODULE_NAMESPACE, "observe");
@@ -159,7 +150,7 @@ describe("faults after the flush", () => {
   });
 
   it("PeprStore CR deleted while the watcher runs: re-created, and the next event's keys land", async () => {
-    const sc = (s = await startSyncedScenario());
+    const sc = (started.scenario = await startSyncedScenario());
     await createConfigMap(sc.cp, MODULE_NAMESPACE, "observe");
     await waitForObserved(sc.mod, 1);
     await kubectl(sc.cp, ["delete", "peprstore", storeName(), "-n", STORE_NAMESPACE]);

@@ -106,6 +106,24 @@ export async function startSyncedScenario(ownControlPlane = false): Promise<Scen
   return sc;
 }
 
+/** What a test started: its scenario, and a watcher it started again on the same control plane. */
+export interface Started {
+  scenario?: Scenario;
+  restarted?: ModuleProcess;
+}
+
+/** Holds what each test of the file starts, and stops it after each test (restarted first). */
+export function stopAfterEach(): Started {
+  const started: Started = {};
+  afterEach(async () => {
+    await started.restarted?.stop();
+    started.restarted = undefined;
+    await started.scenario?.stop();
+    started.scenario = undefined;
+  });
+  return started;
+}
+
 /** The watcher's records with this message. */
 export function recordsWithMsg(mod: ModuleProcess, msg: string): LogRecord[] {
   return mod.logs.filter(r => r.msg === msg);
