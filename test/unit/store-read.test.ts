@@ -2,7 +2,15 @@
 // and context for kubernetes-fluent-client, filling in defaults, and translating what
 // kubernetes-fluent-client throws into the library's errors.
 import { KubeConfig } from "@kubernetes/client-node";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
@@ -81,7 +89,11 @@ describe("useKubeconfig", () => {
     expect(use.target).toEqual({ source: file, context: "second", server: "https://127.0.0.1:2" });
     expect(seenByFluentClient()).toBe("https://127.0.0.1:2");
     const [, contextFile] = (process.env.KUBECONFIG ?? "").split(path.delimiter);
-    expect(existsSync(contextFile)).toBe(true);
+    expect(path.basename(path.dirname(contextFile))).toMatch(/^pepr-store-context-/);
+    expect(statSync(contextFile).mode & 0o777).toBe(0o600);
+    expect(readFileSync(contextFile, "utf8")).toBe(
+      'apiVersion: v1\nkind: Config\ncurrent-context: "second"\n',
+    );
     use.restore();
     use.restore();
     expect(process.env.KUBECONFIG).toBe(file);
@@ -110,6 +122,13 @@ describe("useKubeconfig", () => {
     expect(() => useKubeconfig({ kubeconfig: missing })).toThrow(
       `kubeconfig ${missing}: ENOENT: no such file or directory`,
     );
+    let thrown: unknown;
+    try {
+      useKubeconfig({ kubeconfig: missing });
+    } catch (err) {
+      thrown = err;
+    }
+    expect((thrown as KubeconfigError).cause).toMatchObject({ code: "ENOENT", path: missing });
   });
 
   /** Writes a kubeconfig next to the test's and returns its path. */
