@@ -499,14 +499,14 @@ describe("run", () => {
   it("runs main() with the process's arguments and exits with its code once the streams are flushed", async () => {
     const events = recordProcess();
     const argv = process.argv;
-    process.argv = ["node", "hello-pepr-store-resources", "store", "--bogus"];
+    process.argv = ["node", "hello-pepr-store-resources", "store", "-o", "xml"];
     try {
       await run();
     } finally {
       process.argv = argv;
     }
     expect(events).toEqual([
-      `stderr ${JSON.stringify(`hello-pepr-store-resources: unknown option --bogus\n${SYNOPSIS}\n`)}`,
+      `stderr ${JSON.stringify(`hello-pepr-store-resources: -o/--output must be one of table, json, yaml, not "xml"\n${SYNOPSIS}\n`)}`,
       'stdout ""',
       'stderr ""',
       "stdout flushed",
