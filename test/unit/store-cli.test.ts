@@ -354,7 +354,9 @@ describe("main", () => {
   it("prints the help on stdout and exits 0", async () => {
     const { io, out } = fakeIO();
     expect(await main(["--help"], io)).toBe(EXIT.OK);
-    expect(out().split("\n")[0]).toBe(SYNOPSIS);
+    expect(out().split("\n")[0]).toBe(
+      "Usage: hello-pepr-store-resources store [--capability NAME] [--watch] [-o table|json|yaml] [--kubeconfig PATH] [--context NAME] [--uuid UUID]",
+    );
     expect(out()).toContain("default: hello-pepr-store-resources, from package.json");
   });
 
