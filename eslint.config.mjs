@@ -34,6 +34,7 @@ export default tseslint.config(
             "jest.integration.config.cjs",
             "jest.mutation.config.cjs",
             "stryker.config.cjs",
+            "stryker.all-tests.cjs",
             "test/esm-to-cjs.cjs",
             "cluster/exit-with-parent.cjs",
             "cluster/ports.cjs",

@@ -1,6 +1,6 @@
 // The CLI: `hello-pepr-store-resources store [options]` prints the module's Pepr Store as its
 // capabilities see it. bin/hello-pepr-store-resources.cjs runs `run()` from the compiled copy.
-import { parseArgs } from "node:util";
+import { parseArgs, types } from "node:util";
 
 import { StoreError, StoreErrorCode } from "./errors";
 import { OUTPUT_FORMATS, OutputFormat, formatChange, formatSnapshot } from "./format";
@@ -149,7 +149,8 @@ function isOutputFormat(value: string): value is OutputFormat {
 /** node:util parseArgs' errors, shortened: its messages explain `--` at length. */
 function parseArgsMessage(err: unknown): string {
   const code = (err as { code?: unknown }).code;
-  const message = err instanceof Error ? err.message : String(err);
+  // isNativeError, not instanceof: under Jest, node:util's errors come from another realm
+  const message = types.isNativeError(err) ? err.message : String(err);
   const option = /'(-[^']*)'/.exec(message)?.[1];
   if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && option) return `unknown option ${option}`;
   if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && option) {

@@ -2,7 +2,7 @@
 // for each outcome, with readStore/watchStore replaced by fakes.
 import { parse as parseYaml } from "yaml";
 
-import { EXIT, SYNOPSIS, UsageError, main, parseCliArgs, type CliIO } from "../../store/cli";
+import { EXIT, SYNOPSIS, UsageError, main, parseCliArgs, run, type CliIO } from "../../store/cli";
 import {
   ApiError,
   ClusterUnreachableError,
@@ -14,7 +14,13 @@ import {
   UnauthorizedError,
   UnknownCapabilityError,
 } from "../../store/errors";
-import { displayText, formatChange, formatSnapshot, formatTable } from "../../store/format";
+import {
+  changeDocument,
+  displayText,
+  formatChange,
+  formatSnapshot,
+  formatTable,
+} from "../../store/format";
 import type { StoreChangeEvent, StoreSnapshot, StoreWatch } from "../../store/read";
 
 const CAP = "hello-pepr-store-resources";
@@ -44,7 +50,11 @@ const OBSERVED_TABLE = [
 
 describe("parseCliArgs", () => {
   it("defaults to the table and no watch", () => {
-    expect(parseCliArgs(["store"])).toEqual({ command: "store", watch: false, output: "table" });
+    expect(parseCliArgs(["store"])).toStrictEqual({
+      command: "store",
+      watch: false,
+      output: "table",
+    });
   });
 
   it("reads every option, long and short", () => {
@@ -71,7 +81,7 @@ describe("parseCliArgs", () => {
       context: "ctx",
       uuid: "u",
     };
-    expect(parseCliArgs(long)).toEqual(expected);
+    expect(parseCliArgs(long)).toStrictEqual(expected);
     expect(
       parseCliArgs([
         "store",
@@ -84,12 +94,13 @@ describe("parseCliArgs", () => {
         "--context=ctx",
         "--uuid=u",
       ]),
-    ).toEqual(expected);
+    ).toStrictEqual(expected);
   });
 
   it("recognises --help anywhere", () => {
-    expect(parseCliArgs(["--help"]).command).toBe("help");
-    expect(parseCliArgs(["store", "-h"]).command).toBe("help");
+    const help = { command: "help", watch: false, output: "table" };
+    expect(parseCliArgs(["--help"])).toStrictEqual(help);
+    expect(parseCliArgs(["store", "-w", "-o", "json", "-h"])).toStrictEqual(help);
   });
 
   it.each([
@@ -103,6 +114,9 @@ describe("parseCliArgs", () => {
     [["store", "-o", "xml"], '-o/--output must be one of table, json, yaml, not "xml"'],
     [["store", "--capability="], "--capability must not be empty"],
     [["store", "--uuid", ""], "--uuid must not be empty"],
+    [["store", "--kubeconfig="], "--kubeconfig must not be empty"],
+    [["store", "--context", ""], "--context must not be empty"],
+    [["store", "--watch=yes"], "Option '-w, --watch' does not take an argument"],
   ])("rejects %j: %s", (argv, message) => {
     let thrown: unknown;
     try {
@@ -112,6 +126,16 @@ describe("parseCliArgs", () => {
     }
     expect(thrown).toBeInstanceOf(UsageError);
     expect((thrown as UsageError).message).toBe(message);
+  });
+
+  it("keeps node:util's error as the cause", () => {
+    let thrown: unknown;
+    try {
+      parseCliArgs(["store", "--bogus"]);
+    } catch (err) {
+      thrown = err;
+    }
+    expect((thrown as UsageError).cause).toMatchObject({ code: "ERR_PARSE_ARGS_UNKNOWN_OPTION" });
   });
 });
 
@@ -135,7 +159,7 @@ describe("formatTable", () => {
     const mixed: StoreSnapshot = {
       ...observed,
       capabilities: { [CAP]: { items: { a: "1" }, unmigrated: { testing: "migrated" } } },
-      unrecognized: { weird: "w" },
+      unrecognized: { weird: "w", odd: "o" },
     };
     expect(formatTable(mixed).split("\n").slice(2)).toEqual([
       "CAPABILITY                  KEY  VALUE",
@@ -147,6 +171,7 @@ describe("formatTable", () => {
       "",
       "Keys that match no capability:",
       "KEY    VALUE",
+      "odd    o",
       "weird  w",
       "",
     ]);
@@ -178,6 +203,8 @@ describe("displayText", () => {
     ["tab\there", '"tab\\there"'],
     ['"quoted"', '"\\"quoted\\""'],
     ["del\u007f", '"del\u007f"'],
+    ["line\u2028separator", '"line\u2028separator"'],
+    ["paragraph\u2029separator", '"paragraph\u2029separator"'],
   ])("shows %j as %s", (text, shown) => {
     expect(displayText(text)).toBe(shown);
   });
@@ -194,6 +221,12 @@ describe("formatSnapshot", () => {
         [CAP]: { items: { a: "1", b: "2", c: "3", "https://observed": "yay" }, unmigrated: {} },
       },
       unrecognized: {},
+    });
+  });
+
+  it("prints a missing last flush as null", () => {
+    expect(JSON.parse(formatSnapshot({ ...observed, lastFlush: null }, "json"))).toMatchObject({
+      lastFlush: null,
     });
   });
 
@@ -236,6 +269,27 @@ describe("formatChange", () => {
     expect(formatChange(change({ key: "x=y", value: "z" }), "table")).toBe(
       '2026-11-25T14:03:05.000Z added   hello-pepr-store-resources "x=y"=z\n',
     );
+  });
+
+  it("has value and previous in the JSON/YAML document only where they apply", () => {
+    const common = { time: "2026-11-25T14:03:05.000Z", capability: CAP, key: "a" };
+    const rest = { unmigrated: false, resourceVersion: "242" };
+    expect(changeDocument(change({}))).toStrictEqual({
+      ...common,
+      type: "added",
+      value: "1",
+      ...rest,
+    });
+    expect(changeDocument(change({ type: "changed", value: "2", previous: "1" }))).toStrictEqual({
+      ...common,
+      type: "changed",
+      value: "2",
+      previous: "1",
+      ...rest,
+    });
+    expect(
+      changeDocument(change({ type: "removed", value: undefined, previous: "2" })),
+    ).toStrictEqual({ ...common, type: "removed", previous: "2", ...rest });
   });
 
   it("prints one JSON object per line, or one YAML document per change", () => {
@@ -283,12 +337,11 @@ describe("main", () => {
     const { io } = fakeIO();
     const argv = ["store", "-c", CAP, "--kubeconfig", "/k", "--context", "ctx", "--uuid", "u"];
     await main(argv, io);
-    expect(io.readStore).toHaveBeenCalledWith({
-      capability: CAP,
-      kubeconfig: "/k",
-      context: "ctx",
-      uuid: "u",
-    });
+    await main(["store"], io);
+    expect(jest.mocked(io.readStore).mock.calls).toStrictEqual([
+      [{ capability: CAP, kubeconfig: "/k", context: "ctx", uuid: "u" }],
+      [{}],
+    ]);
   });
 
   it("exits 2 with the problem and the synopsis on bad usage", async () => {
@@ -301,7 +354,9 @@ describe("main", () => {
   it("prints the help on stdout and exits 0", async () => {
     const { io, out } = fakeIO();
     expect(await main(["--help"], io)).toBe(EXIT.OK);
-    expect(out().split("\n")[0]).toBe(SYNOPSIS);
+    expect(out().split("\n")[0]).toBe(
+      "Usage: hello-pepr-store-resources store [--capability NAME] [--watch] [-o table|json|yaml] [--kubeconfig PATH] [--context NAME] [--uuid UUID]",
+    );
     expect(out()).toContain("default: hello-pepr-store-resources, from package.json");
   });
 
@@ -325,6 +380,12 @@ describe("main", () => {
 
   it("gives the codes 0 to 7 one meaning each", () => {
     expect(Object.values(EXIT)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it("exits 1 naming anything thrown that is not an Error", async () => {
+    const { io, err } = fakeIO({ readStore: () => Promise.reject("boom") });
+    expect(await main(["store"], io)).toBe(EXIT.FAILURE);
+    expect(err()).toBe("hello-pepr-store-resources: unexpected error: boom\n");
   });
 
   it("exits 1 with the stack on an unexpected error", async () => {
@@ -387,6 +448,16 @@ describe("main --watch", () => {
     ]);
   });
 
+  it("exits 0 when the watch ends by itself", async () => {
+    const { watchStore, stop } = fakeWatch([], Promise.resolve());
+    const { io, err } = fakeIO({ watchStore });
+    expect(await main(["store", "-w"], io)).toBe(EXIT.OK);
+    expect(err()).toBe(
+      "hello-pepr-store-resources: watching PeprStore pepr-system/pepr-hello-pepr-store-resources-store from resourceVersion 241; stop with Ctrl-C\n",
+    );
+    expect(stop).toHaveBeenCalledTimes(1);
+  });
+
   it("prints warnings on stderr and keeps watching", async () => {
     const watchStore: CliIO["watchStore"] = async options => {
       options.onWarning?.(new Error("connection lost, retrying"));
@@ -396,6 +467,68 @@ describe("main --watch", () => {
     expect(await main(["store", "-w"], io)).toBe(EXIT.OK);
     expect(err().split("\n")[0]).toBe(
       "hello-pepr-store-resources: warning: connection lost, retrying",
+    );
+  });
+});
+
+describe("run", () => {
+  /**
+   * Records, in order, what run() writes to stdout and stderr, when each write's callback fires
+   * (a tick later, as a real stream's does) and the code process.exit() is called with.
+   */
+  function recordProcess() {
+    const events: string[] = [];
+    for (const [name, stream] of [
+      ["stdout", process.stdout],
+      ["stderr", process.stderr],
+    ] as const) {
+      jest.spyOn(stream, "write").mockImplementation(((
+        chunk: string,
+        done?: (err?: Error | null) => void,
+      ) => {
+        events.push(`${name} ${JSON.stringify(chunk)}`);
+        if (typeof done === "function")
+          setImmediate(() => (events.push(`${name} flushed`), done()));
+        return true;
+      }) as typeof stream.write);
+    }
+    jest.spyOn(process, "exit").mockImplementation(((code?: number) => {
+      events.push(`exit ${code}`);
+    }) as typeof process.exit);
+    return events;
+  }
+
+  it("runs main() with the process's arguments and exits with its code once the streams are flushed", async () => {
+    const events = recordProcess();
+    const argv = process.argv;
+    process.argv = ["node", "hello-pepr-store-resources", "store", "-o", "xml"];
+    try {
+      await run();
+    } finally {
+      process.argv = argv;
+    }
+    expect(events).toEqual([
+      `stderr ${JSON.stringify(`hello-pepr-store-resources: -o/--output must be one of table, json, yaml, not "xml"\n${SYNOPSIS}\n`)}`,
+      'stdout ""',
+      'stderr ""',
+      "stdout flushed",
+      "stderr flushed",
+      "exit 2",
+    ]);
+  });
+
+  it("prints the help on stdout and exits 0", async () => {
+    const events = recordProcess();
+    await run(["--help"]);
+    expect(events.slice(1)).toEqual([
+      'stdout ""',
+      'stderr ""',
+      "stdout flushed",
+      "stderr flushed",
+      "exit 0",
+    ]);
+    expect(events[0].startsWith(`stdout ${JSON.stringify(`${SYNOPSIS}\n`).slice(0, -1)}`)).toBe(
+      true,
     );
   });
 });

@@ -2,7 +2,15 @@
 // and context for kubernetes-fluent-client, filling in defaults, and translating what
 // kubernetes-fluent-client throws into the library's errors.
 import { KubeConfig } from "@kubernetes/client-node";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
@@ -39,7 +47,11 @@ current-context: first
 describe("useKubeconfig", () => {
   let dir: string;
   let file: string;
-  const saved = { KUBECONFIG: process.env.KUBECONFIG, HOME: process.env.HOME };
+  const saved = {
+    KUBECONFIG: process.env.KUBECONFIG,
+    HOME: process.env.HOME,
+    KUBERNETES_SERVICE_HOST: process.env.KUBERNETES_SERVICE_HOST,
+  };
 
   beforeEach(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), "hpsr-unit-kc-"));
@@ -77,7 +89,11 @@ describe("useKubeconfig", () => {
     expect(use.target).toEqual({ source: file, context: "second", server: "https://127.0.0.1:2" });
     expect(seenByFluentClient()).toBe("https://127.0.0.1:2");
     const [, contextFile] = (process.env.KUBECONFIG ?? "").split(path.delimiter);
-    expect(existsSync(contextFile)).toBe(true);
+    expect(path.basename(path.dirname(contextFile))).toMatch(/^pepr-store-context-/);
+    expect(statSync(contextFile).mode & 0o777).toBe(0o600);
+    expect(readFileSync(contextFile, "utf8")).toBe(
+      'apiVersion: v1\nkind: Config\ncurrent-context: "second"\n',
+    );
     use.restore();
     use.restore();
     expect(process.env.KUBECONFIG).toBe(file);
@@ -106,6 +122,112 @@ describe("useKubeconfig", () => {
     expect(() => useKubeconfig({ kubeconfig: missing })).toThrow(
       `kubeconfig ${missing}: ENOENT: no such file or directory`,
     );
+    let thrown: unknown;
+    try {
+      useKubeconfig({ kubeconfig: missing });
+    } catch (err) {
+      thrown = err;
+    }
+    expect((thrown as KubeconfigError).cause).toMatchObject({ code: "ENOENT", path: missing });
+  });
+
+  /** Writes a kubeconfig next to the test's and returns its path. */
+  const kubeconfigFile = (name: string, text: string): string => {
+    const at = path.join(dir, name);
+    writeFileSync(at, text);
+    return at;
+  };
+
+  it("falls back to ~/.kube/config when $KUBECONFIG is unset or empty", () => {
+    process.env.HOME = dir;
+    const homeConfig = path.join(dir, ".kube", "config");
+    mkdirSync(path.dirname(homeConfig));
+    writeFileSync(homeConfig, KUBECONFIG);
+    process.env.KUBECONFIG = "";
+    const use = useKubeconfig();
+    expect(use.target).toEqual({
+      source: homeConfig,
+      context: "first",
+      server: "https://127.0.0.1:1",
+    });
+    expect(process.env.KUBECONFIG).toBe(homeConfig);
+    use.restore();
+    expect(process.env.KUBECONFIG).toBe("");
+    delete process.env.KUBECONFIG;
+    const second = useKubeconfig({ context: "second" });
+    expect(second.target).toEqual({
+      source: homeConfig,
+      context: "second",
+      server: "https://127.0.0.1:2",
+    });
+    second.restore();
+    expect(process.env.KUBECONFIG).toBeUndefined();
+  });
+
+  it("leaves the in-cluster service account to the client in a pod without a kubeconfig", () => {
+    process.env.HOME = dir;
+    process.env.KUBERNETES_SERVICE_HOST = "10.96.0.1";
+    const use = useKubeconfig();
+    expect(use.target.source).toBe("in-cluster service account");
+    expect(process.env.KUBECONFIG).toBeUndefined();
+    use.restore();
+    expect(process.env.KUBECONFIG).toBeUndefined();
+  });
+
+  it("needs a kubeconfig for --context even in a pod, and says so without the pod", () => {
+    process.env.HOME = dir;
+    process.env.KUBERNETES_SERVICE_HOST = "10.96.0.1";
+    expect(() => useKubeconfig({ context: "first" })).toThrow(
+      new KubeconfigError(
+        `no kubeconfig: $KUBECONFIG is unset, ${dir}/.kube/config does not exist`,
+      ),
+    );
+  });
+
+  it("says $HOME is unset when there is no home to look in", () => {
+    delete process.env.HOME;
+    delete process.env.KUBERNETES_SERVICE_HOST;
+    expect(() => useKubeconfig()).toThrow(
+      new KubeconfigError(
+        "no kubeconfig: $KUBECONFIG is unset, $HOME is unset and this is not a pod (KUBERNETES_SERVICE_HOST is unset)",
+      ),
+    );
+  });
+
+  it("names the contexts there are when there is no current-context", () => {
+    const noCurrent = kubeconfigFile(
+      "no-current",
+      KUBECONFIG.replace("current-context: first\n", ""),
+    );
+    expect(() => useKubeconfig({ kubeconfig: noCurrent })).toThrow(
+      new KubeconfigError(`kubeconfig ${noCurrent}: no current-context; contexts: first, second`),
+    );
+    const empty = kubeconfigFile("empty", "apiVersion: v1\nkind: Config\n");
+    expect(() => useKubeconfig({ kubeconfig: empty })).toThrow(
+      new KubeconfigError(`kubeconfig ${empty}: no current-context; contexts: none`),
+    );
+    expect(process.env.KUBECONFIG).toBeUndefined();
+  });
+
+  it("says when the current-context does not exist", () => {
+    const gone = kubeconfigFile("gone", "apiVersion: v1\nkind: Config\ncurrent-context: gone\n");
+    expect(() => useKubeconfig({ kubeconfig: gone })).toThrow(
+      new KubeconfigError(`current-context "gone" is not in kubeconfig ${gone}; contexts: none`),
+    );
+  });
+
+  it("says when the context names no cluster, and restores $KUBECONFIG", () => {
+    const orphan = kubeconfigFile(
+      "orphan",
+      `${KUBECONFIG}  - name: orphan\n    context: { cluster: nowhere, user: u }\n`.replace(
+        "current-context: first\n",
+        "",
+      ),
+    );
+    expect(() => useKubeconfig({ kubeconfig: orphan, context: "orphan" })).toThrow(
+      new KubeconfigError(`kubeconfig ${orphan}: context "orphan" names no known cluster`),
+    );
+    expect(process.env.KUBECONFIG).toBeUndefined();
   });
 
   it("says where it looked when there is no kubeconfig at all", () => {
