@@ -106,7 +106,10 @@ function main(dir = path.join(repoRoot(), REPORTS)): number {
   const table = scoreTable(calculateMetrics(files), total);
   process.stdout.write(`${table.join("\n")}\n\nfrom ${REPORTS}/:\n`);
   for (const file of Object.keys(files).sort()) {
-    process.stdout.write(`  ${file}: ${sources[file].join(", ")}\n`);
+    // a report of another source than the file's now: its score is of that source
+    const current = readFileSync(path.join(repoRoot(), file), "utf8") === files[file].source;
+    const stale = current ? "" : " (source changed since: run it again)";
+    process.stdout.write(`  ${file}: ${sources[file].join(", ")}${stale}\n`);
   }
   return 0;
 }
