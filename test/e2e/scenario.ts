@@ -131,7 +131,7 @@ export function recordsWithMsg(mod: ModuleProcess, msg: string): LogRecord[] {
 
 /** The `observed` log records so far. */
 export function observedRecords(mod: ModuleProcess): LogRecord[] {
-  return mod.logs.filter(r => r.msg === "observed");
+  return recordsWithMsg(mod, "observed");
 }
 
 /** Waits until the watcher has logged "observed" `n` times in all. */
