@@ -105,7 +105,7 @@ export function jestCommand(
 ): string {
   const jest = [process.execPath, require.resolve("jest/bin/jest"), "--config", CONFIG];
   const line = [...jest, "--runInBand", ...options, "--runTestsByPath", ...files];
-  // lo comes up down in a new network namespace
+  // a new network namespace has only lo, and it is down
   const inNamespace = [
     "unshare",
     "--net",
@@ -133,12 +133,13 @@ async function main(args: string[]): Promise<number> {
   const options = args.filter(a => a.startsWith("-"));
   const words = args.filter(a => !a.startsWith("-"));
   const count = processCount(process.env.HPSR_E2E_PROCESSES);
+  const files = listFiles(words);
+  if (files.length === 0) throw new Error(`no e2e test file matches ${words.join(" ")}`);
   // Built once here: the processes would otherwise race to build the same outputs.
   buildControlPlane(true);
   buildModule(true);
   const refusal = count > 1 ? networkNamespaceRefusal() : undefined;
   if (refusal) process.stderr.write(`e2e: one Jest process, no network namespace: ${refusal}\n`);
-  const files = listFiles(words);
   const groups = splitByDuration(files, refusal ? 1 : count);
   const isolated = groups.length > 1;
   for (const [i, group] of groups.entries()) {
