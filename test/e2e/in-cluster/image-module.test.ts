@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
 
 import {
-  assertWatcherPortFree,
+  assertPortsFree,
   buildControllerImage,
   buildModule,
   ControlPlane,
@@ -20,6 +20,7 @@ import {
   ModuleProcess,
   startControlPlane,
   STARTUP_COMPLETE,
+  WATCHER,
   watchProcess,
 } from "../../../cluster";
 import {
@@ -43,6 +44,8 @@ const CONTAINER = `hpsr-image-module-${process.pid}`;
 const SERVICE_ACCOUNT = "pepr-hello-pepr-store-resources";
 /** Where the kubelet mounts a pod's ServiceAccount token, CA and namespace. */
 const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+/** How long to wait for another run's watcher to release port 3000 (as long as for its node). */
+const PORT_WAIT_MS = 600_000;
 
 interface K8sDoc {
   kind: string;
@@ -103,7 +106,9 @@ describe("the controller image running the module (runc, local control plane, no
     hash = container.args[1];
     const layout = openLayout(image.archive, path.join(dir, "layout"));
     rootfs = unpackBundle(layout, image.name, path.join(dir, "bundle"));
-    await assertWatcherPortFree();
+    // runc shares the host's network, and so port 3000 with another run's watcher on this
+    // machine: wait for it, as the node lock waits for another run's node (10 min)
+    await assertPortsFree([WATCHER], PORT_WAIT_MS);
     const server = new URL(cp.server);
     const child = startInBundle(path.join(dir, "bundle"), CONTAINER, container.args, {
       env: {
@@ -127,7 +132,7 @@ describe("the controller image running the module (runc, local control plane, no
     });
     mod = watchProcess(child, false);
     await mod.waitForLog(`watcher "${STARTUP_COMPLETE}"`, r => r.msg === STARTUP_COMPLETE);
-  }, BUILD_TIMEOUT_MS);
+  }, BUILD_TIMEOUT_MS + PORT_WAIT_MS);
 
   afterAll(async () => {
     await mod?.stop();
