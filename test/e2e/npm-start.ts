@@ -43,6 +43,9 @@ export interface Run {
   finished: Promise<number | null>;
 }
 
+/** Every run started since the last {@link killLeftovers}, for it to clean up. */
+const startedRuns = new Set<Run>();
+
 /** Starts `npm start [-- args]` in its own process group, as a terminal would. */
 export function npmStart(env: Record<string, string> = {}, args: string[] = []): Run {
   const child = spawn("npm", ["start", "--silent", ...(args.length > 0 ? ["--", ...args] : [])], {
@@ -56,7 +59,9 @@ export function npmStart(env: Record<string, string> = {}, args: string[] = []):
   child.stdout?.on("data", d => (out += d));
   child.stderr?.on("data", d => (err += d));
   const finished = new Promise<number | null>(resolve => child.on("close", code => resolve(code)));
-  return { child, stdout: () => out, stderr: () => err, finished };
+  const run = { child, stdout: () => out, stderr: () => err, finished };
+  startedRuns.add(run);
+  return run;
 }
 
 /** `npm start [-- args]` on the local cluster, once it says the module keeps running. */
@@ -185,10 +190,17 @@ export const announcements = (stderr: string): string[] =>
  */
 export const itOnLocalCluster = process.env.USE_EXISTING_CLUSTER !== "true" ? it : it.skip;
 
-/** After each test: SIGKILL to what is left of the run's process group, and wait for its end. */
-export async function killLeftovers(run: Run | undefined): Promise<void> {
-  if (run && groupAlive(run) && run.child.pid) {
-    process.kill(-run.child.pid, "SIGKILL");
-    await run.finished;
+/**
+ * After each test (`afterEach(killLeftovers)`): SIGKILL to what is left of the process group of
+ * each run started since the last call, and wait for its end.
+ */
+export async function killLeftovers(): Promise<void> {
+  const runs = [...startedRuns];
+  startedRuns.clear();
+  for (const run of runs) {
+    if (groupAlive(run) && run.child.pid) {
+      process.kill(-run.child.pid, "SIGKILL");
+      await run.finished;
+    }
   }
 }

@@ -39,7 +39,6 @@ import {
   observedLines,
   PATH_WITHOUT_GO,
   pidsWithArg,
-  Run,
   RUNNING_TEST_TIMEOUT_MS,
   splitStdout,
   START_DEADLINE_MS,
@@ -50,17 +49,12 @@ import { EXPECTED_DATA, MODULE_NAMESPACE } from "./scenario";
 import { cleanSharedCluster } from "./shared-cluster";
 
 describe("npm start", () => {
-  let run: Run | undefined;
-
-  afterEach(async () => {
-    await killLeftovers(run);
-    run = undefined;
-  });
+  afterEach(killLeftovers);
 
   itOnLocalCluster(
     "--local: runs the watcher as a local process, prints observed and the PeprStore, keeps streaming the watcher's records (re-creating observe shows the next observed), stops on Ctrl-C",
     async () => {
-      const r = (run = await npmStartRunning());
+      const r = await npmStartRunning();
       expect(watchersOf(r)).toHaveLength(1);
       const { observed, store } = splitStdout(r.stdout());
       expect(observed).toMatchObject({ level: 30, msg: "observed" });
@@ -107,7 +101,7 @@ describe("npm start", () => {
   itOnLocalCluster(
     "exits at once on a second Ctrl-C, and the control plane it leaves behind stops itself",
     async () => {
-      const r = (run = await npmStartRunning());
+      const r = await npmStartRunning();
       const dataDir = /export KUBECONFIG=(\S+)\/kubeconfig\n/.exec(r.stderr())?.[1];
       expect(dataDir?.startsWith(path.join(os.tmpdir(), "hpsr-cp-"))).toBe(true);
       ctrlC(r);
@@ -131,7 +125,7 @@ describe("npm start", () => {
   itOnLocalCluster(
     "when npm start is killed with SIGKILL, its watcher and control plane stop themselves",
     async () => {
-      const r = (run = await npmStartRunning());
+      const r = await npmStartRunning();
       const dataDir = /export KUBECONFIG=(\S+)\/kubeconfig\n/.exec(r.stderr())?.[1] ?? "";
       // the demo of this run only: in npm start's process group
       const demo = pidsWithArg("scripts/start.ts", r.child.pid);
@@ -153,7 +147,7 @@ describe("npm start", () => {
   );
 
   it("exits 10 with the reason when Go is missing", async () => {
-    run = npmStart({ PATH: PATH_WITHOUT_GO, USE_EXISTING_CLUSTER: "false" });
+    const run = npmStart({ PATH: PATH_WITHOUT_GO, USE_EXISTING_CLUSTER: "false" });
     expect(await run.finished).toBe(10);
     expect(run.stderr()).toContain("error: no Go toolchain on PATH");
   });
@@ -163,7 +157,7 @@ describe("npm start", () => {
       "insecure-skip-tls-verify": true,
     });
     try {
-      run = npmStart({ USE_EXISTING_CLUSTER: "true", KUBECONFIG: kubeconfig });
+      const run = npmStart({ USE_EXISTING_CLUSTER: "true", KUBECONFIG: kubeconfig });
       expect(await run.finished).toBe(1);
       expect(run.stderr()).toContain(
         `USE_EXISTING_CLUSTER=true but the cluster of ${kubeconfig} is unreachable`,
@@ -189,7 +183,7 @@ describe("npm start", () => {
     });
     try {
       // No Go on PATH: had it tried to build the control plane first, it would exit 10.
-      run = npmStart({ WATCHER_PORT_WAIT_MS: "0", PATH: PATH_WITHOUT_GO }, [LOCAL]);
+      const run = npmStart({ WATCHER_PORT_WAIT_MS: "0", PATH: PATH_WITHOUT_GO }, [LOCAL]);
       expect(await run.finished).toBe(1);
       expect(run.stderr()).toBe(`error: ${new PortInUseError(WATCHER).message}\n`);
       expect(run.stderr()).toContain("port 3000 is in use; the Pepr watcher's HTTPS server");
@@ -206,13 +200,13 @@ describe("npm start", () => {
       const cp: ControlPlane = await cleanSharedCluster({ bare: true });
       const cacheDir = mkdtempSync(path.join(os.tmpdir(), "hpsr-kubecache-"));
       try {
-        const r = (run = npmStart({
+        const r = npmStart({
           USE_EXISTING_CLUSTER: "true",
           KUBECONFIG: cp.kubeconfig,
           KUBECACHEDIR: cacheDir, // kubectl's discovery cache: ports are reused between runs
           // kubectl from the control plane's build first; no folder with a `go`
           PATH: `${path.dirname(cp.kubectl)}${path.delimiter}${PATH_WITHOUT_GO}`,
-        }));
+        });
         await waitFor(
           "npm start on the existing cluster to say the module keeps running",
           () => (r.stderr().includes("Press Ctrl-C") ? true : undefined),

@@ -11,7 +11,6 @@ import {
   itOnLocalCluster,
   killLeftovers,
   npmStartRunning,
-  Run,
   splitStdout,
 } from "../npm-start";
 import { EXPECTED_DATA } from "../scenario";
@@ -28,12 +27,7 @@ async function occupyWatcherPort(): Promise<() => Promise<void>> {
 }
 
 describe("npm start", () => {
-  let run: Run | undefined;
-
-  afterEach(async () => {
-    await killLeftovers(run);
-    run = undefined;
-  });
+  afterEach(killLeftovers);
 
   itOnLocalCluster(
     "deploys with npx pepr deploy on the node, with port 3000 in use, prints observed and the PeprStore, stops on Ctrl-C",
@@ -49,7 +43,7 @@ describe("npm start", () => {
   );
 
   async function deployedRun(): Promise<void> {
-    const r = (run = await npmStartRunning([], DEPLOY_START_DEADLINE_MS));
+    const r = await npmStartRunning([], DEPLOY_START_DEADLINE_MS);
     const { observed, store } = splitStdout(r.stdout());
     // pino's hostname is the pod's name: the record comes from the watcher pod
     expect(observed).toMatchObject({
