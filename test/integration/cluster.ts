@@ -7,6 +7,7 @@ import type { AddressInfo } from "node:net";
 // cluster/kube.ts, not the barrel: the barrel loads Pepr's sources (cluster/module.ts), whose
 // kinds clash with those of the Pepr build the code under test loads.
 import { kubectl } from "../../cluster/kube";
+import { PEPR_STORE_RESOURCE } from "../../store/contract";
 import { kubeconfigFor } from "../shared-cluster/kubeconfig";
 import { SharedCluster, sharedCluster } from "../shared-cluster/state";
 
@@ -104,6 +105,29 @@ export async function forbiddenKubeconfig(
     await kubectl(cp, ["config", "view", "--raw", "--minify", "-o", "json"]),
   ) as { clusters: { cluster: object }[] };
   return { ...kubeconfigFor(cp.server, token, admin.clusters[0].cluster), user: name };
+}
+
+/**
+ * A kubeconfig for a ServiceAccount that may do `verbs` on PeprStores in `namespace` and nothing
+ * else: {@link forbiddenKubeconfig} with a Role and a RoleBinding, both named after it.
+ */
+export async function kubeconfigAllowedTo(
+  verbs: string[],
+  namespace: string,
+  cp: Omit<SharedCluster, "local"> = integrationCluster(),
+) {
+  const sa = await forbiddenKubeconfig(uniqueName("sa"), cp);
+  const role = ["-n", namespace, sa.user];
+  const resource = `--resource=${PEPR_STORE_RESOURCE}`;
+  await kubectl(cp, ["create", "role", ...role, `--verb=${verbs.join(",")}`, resource]);
+  await kubectl(cp, [
+    "create",
+    "rolebinding",
+    ...role,
+    `--role=${sa.user}`,
+    `--serviceaccount=default:${sa.user}`,
+  ]);
+  return sa;
 }
 
 /** A local HTTP server giving the one answer the real API server cannot give on demand. */

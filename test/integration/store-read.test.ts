@@ -17,6 +17,7 @@ import {
   forbiddenKubeconfig,
   freshNamespace,
   integrationCluster,
+  kubeconfigAllowedTo,
   kubectlIT,
   tinyServer,
   uniqueName,
@@ -164,26 +165,8 @@ describe("readStore", () => {
 
   it("says the store exists only as far as it can tell when get is allowed and list is not", async () => {
     const namespace = await freshNamespace();
-    const kc = await forbiddenKubeconfig();
+    const kc = await kubeconfigAllowedTo(["get"], namespace);
     try {
-      await kubectlIT([
-        "create",
-        "role",
-        "get-only",
-        "-n",
-        namespace,
-        "--verb=get",
-        "--resource=peprstores.pepr.dev",
-      ]);
-      await kubectlIT([
-        "create",
-        "rolebinding",
-        "get-only",
-        "-n",
-        namespace,
-        "--role=get-only",
-        `--serviceaccount=default:${kc.user}`,
-      ]);
       const options = { kubeconfig: kc.file, namespace, uuid: "x" };
       // RBAC applies a new binding once its informer has it: wait for the 404 of a get.
       const err = await waitFor("get to be allowed", async () => {
@@ -342,23 +325,8 @@ describe("watchStore", () => {
 
   it("fails when the watch itself is denied (get and list allowed), with $KUBECONFIG restored", async () => {
     const { namespace, options } = await storeWith(PLACEHOLDER);
-    const kc = await forbiddenKubeconfig();
+    const kc = await kubeconfigAllowedTo(["get", "list"], namespace);
     try {
-      const role = ["-n", namespace, kc.user];
-      await kubectlIT([
-        "create",
-        "role",
-        ...role,
-        "--verb=get,list",
-        "--resource=peprstores.pepr.dev",
-      ]);
-      await kubectlIT([
-        "create",
-        "rolebinding",
-        ...role,
-        `--role=${kc.user}`,
-        `--serviceaccount=default:${kc.user}`,
-      ]);
       const saOptions = { ...options, kubeconfig: kc.file };
       await waitFor("the role to apply", () => readStore(saOptions));
       const before = process.env.KUBECONFIG;

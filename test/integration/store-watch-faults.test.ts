@@ -15,7 +15,7 @@ import {
   UnauthorizedError,
 } from "../../store/errors";
 import { StoreChangeEvent, readStore, watchStore } from "../../store/read";
-import { FaultCluster, faultCluster, forbiddenKubeconfig, uniqueName } from "./cluster";
+import { FaultCluster, faultCluster, kubeconfigAllowedTo, uniqueName } from "./cluster";
 
 const CAP = "cap";
 const CRD = "peprstores.pepr.dev";
@@ -46,21 +46,6 @@ async function faultStore(data: Record<string, string>) {
   const cr = { apiVersion: "pepr.dev/v1", kind: "PeprStore", metadata: { name, namespace }, data };
   await kc(["apply", "-f", "-"], JSON.stringify(cr));
   return { namespace, uuid, name, options: { namespace, uuid, capabilities: [CAP] } };
-}
-
-/** A ServiceAccount's kubeconfig allowed `verbs` on the PeprStores of `namespace`, once RBAC applies it. */
-async function serviceAccount(namespace: string, verbs: string[]) {
-  const sa = await forbiddenKubeconfig(uniqueName("sa"), cluster);
-  const role = ["-n", namespace, sa.user];
-  await kc(["create", "role", ...role, `--verb=${verbs.join(",")}`, `--resource=${CRD}`]);
-  await kc([
-    "create",
-    "rolebinding",
-    ...role,
-    `--role=${sa.user}`,
-    `--serviceaccount=default:${sa.user}`,
-  ]);
-  return sa;
 }
 
 /** Changes the CRD's spec: the API server rebuilds its storage and ends every watch on it. */
@@ -148,7 +133,7 @@ describeFaults("watchStore when the cluster fails under it", () => {
 
   it("stops with PermissionDeniedError when its rights are revoked and it reconnects", async () => {
     const { namespace, options } = await faultStore({ "cap-v2-a": "1" });
-    const sa = await serviceAccount(namespace, ["get", "list", "watch"]);
+    const sa = await kubeconfigAllowedTo(["get", "list", "watch"], namespace, cluster);
     const before = process.env.KUBECONFIG;
     try {
       const saOptions = { ...options, kubeconfig: sa.file };
@@ -177,7 +162,7 @@ describeFaults("watchStore when the cluster fails under it", () => {
 
   it("stops with UnauthorizedError when its ServiceAccount is deleted and it reconnects", async () => {
     const { namespace, options } = await faultStore({ "cap-v2-a": "1" });
-    const sa = await serviceAccount(namespace, ["get", "list", "watch"]);
+    const sa = await kubeconfigAllowedTo(["get", "list", "watch"], namespace, cluster);
     try {
       const saOptions = { ...options, kubeconfig: sa.file };
       await waitFor("the role to apply", () => readStore(saOptions));
@@ -202,7 +187,7 @@ describeFaults("watchStore when the cluster fails under it", () => {
   it("reports the keys removed and stops with CrdNotInstalledError when the CRD is deleted", async () => {
     const { name, namespace, options } = await faultStore({ "cap-v2-a": "1" });
     // may get but not list: with the CRD gone, its get is a plain-text 404 and its list a 403
-    const sa = await serviceAccount(namespace, ["get"]);
+    const sa = await kubeconfigAllowedTo(["get"], namespace, cluster);
     try {
       await waitFor("the role to apply", () => readStore({ ...options, kubeconfig: sa.file }));
       const changes: StoreChangeEvent[] = [];
