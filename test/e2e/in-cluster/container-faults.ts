@@ -87,19 +87,42 @@ const STEP_KIB = 256;
 /** The most written beyond the limit: less than the watcher's own ~120 MiB. */
 const MAX_OVER_LIMIT_MIB = 64;
 
+/** The kernel's OOM kill in the container's cgroup: its `oom-kill:` line and the pid it names. */
+export interface OomKill {
+  line: string;
+  pid: number;
+}
+
 /**
  * Fills the container's memory cgroup up to its limit with a file on the host's /dev/shm (tmpfs),
  * written by `dd` from inside the cgroup: tmpfs pages are charged to the cgroup that writes them,
  * cannot be reclaimed without swap and belong to no process, so the kernel's OOM killer picks the
- * largest process of the cgroup, the watcher. The writes stop at the first OOM kill the cgroup
- * counts (`oom_kill` in memory.oom_control, v2 memory.events), so that one process is killed, not
- * its parent too. The file is removed afterwards. (The host's root here lacks CAP_SYS_RESOURCE,
- * so an allocating process cannot be exempted from the OOM killer with oom_score_adj.)
+ * largest process of the cgroup. That is one of the two `node` processes (controller.js or the
+ * module it forked): right after start-up they are within a MiB of each other (30 877 and
+ * 30 645 pages in one kernel report), so either can be picked. The writes stop at the first OOM
+ * kill the cgroup counts (`oom_kill` in memory.oom_control, v2 memory.events), so one process is
+ * killed. The file is removed afterwards. (The host's root here lacks CAP_SYS_RESOURCE, so no
+ * process can be exempted from the OOM killer with oom_score_adj.)
  *
- * @returns the kernel's OOM-kill line for the watcher's pid (from `dmesg`)
- * @throws when the kernel logs no OOM kill of the watcher
+ * @returns the kernel's OOM-kill line for the container's cgroup (from `dmesg`) and its pid
+ * @throws when the kernel logs no OOM kill in that cgroup
  */
-export async function oomKillWatcher(c: WatcherContainer): Promise<string> {
+export async function oomKillContainer(c: WatcherContainer): Promise<OomKill> {
+  fillMemoryCgroup(c);
+  const inCgroup = `,task_memcg=${c.memcgPath},`;
+  const line = await waitFor(
+    `the kernel's OOM kill in ${c.memcgPath}`,
+    async () =>
+      execFileSync("dmesg", { encoding: "utf8" })
+        .split("\n")
+        .find(l => l.includes("oom-kill:") && l.includes(inCgroup)),
+    10_000,
+  );
+  return { line, pid: Number(/,pid=(\d+),/.exec(line)?.[1]) };
+}
+
+/** The `dd` fill of {@link oomKillContainer}, run from inside the container's memory cgroup. */
+function fillMemoryCgroup(c: WatcherContainer): void {
   const shm = `/dev/shm/hello-pepr-store-resources-oom-${c.id.slice(0, 12)}`;
   const free =
     memoryValue(c, "memory.limit_in_bytes", "memory.max") -
@@ -129,15 +152,6 @@ export async function oomKillWatcher(c: WatcherContainer): Promise<string> {
   } finally {
     rmSync(shm, { force: true });
   }
-  const killed = `task_memcg=${c.memcgPath},task=node,pid=${c.modulePid},`;
-  return waitFor(
-    `the kernel's OOM kill of pid ${c.modulePid} in ${c.memcgPath}`,
-    async () =>
-      execFileSync("dmesg", { encoding: "utf8" })
-        .split("\n")
-        .find(line => line.includes("oom-kill:") && line.includes(killed)),
-    10_000,
-  );
 }
 
 /** Sends SIGKILL to the container's main process through the node's containerd. */
