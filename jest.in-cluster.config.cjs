@@ -10,4 +10,7 @@ module.exports = {
   testPathIgnorePatterns: ["/node_modules/"],
   globalSetup: undefined,
   globalTeardown: undefined,
+  // a backstop only: each step has its own named deadline (deploy 300 s, pod Ready 120 s, ...),
+  // and a test that chains several of them on a loaded machine must fail with that name
+  testTimeout: 900_000,
 };

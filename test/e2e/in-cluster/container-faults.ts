@@ -84,8 +84,6 @@ function memoryValue(c: WatcherContainer, v1File: string, v2File: string): numbe
 const HEADROOM_MIB = 16;
 /** The steps after it: the first step the cgroup cannot hold makes the kernel kill one process. */
 const STEP_KIB = 256;
-/** The most written beyond the limit: less than the watcher's own ~120 MiB. */
-const MAX_OVER_LIMIT_MIB = 64;
 
 /** The kernel's OOM kill in the container's cgroup: its `oom-kill:` line and the pid it names. */
 export interface OomKill {
@@ -124,11 +122,12 @@ export async function oomKillContainer(c: WatcherContainer): Promise<OomKill> {
 /** The `dd` fill of {@link oomKillContainer}, run from inside the container's memory cgroup. */
 function fillMemoryCgroup(c: WatcherContainer): void {
   const shm = `/dev/shm/hello-pepr-store-resources-oom-${c.id.slice(0, 12)}`;
-  const free =
-    memoryValue(c, "memory.limit_in_bytes", "memory.max") -
-    memoryValue(c, "memory.usage_in_bytes", "memory.current");
+  const limit = memoryValue(c, "memory.limit_in_bytes", "memory.max");
+  const free = limit - memoryValue(c, "memory.usage_in_bytes", "memory.current");
   const fastMiB = Math.max(0, Math.floor(free / 2 ** 20) - HEADROOM_MIB);
-  const steps = ((HEADROOM_MIB + MAX_OVER_LIMIT_MIB) * 1024) / STEP_KIB;
+  // at most the whole limit again: the usage counted page cache, which the kernel reclaims first,
+  // but tmpfs pages past the limit cannot all be held (the loop stops at the first kill anyway)
+  const steps = Math.ceil(limit / 1024 / STEP_KIB);
   const events = existsSync(`${c.memoryCgroup}/memory.oom_control`)
     ? `${c.memoryCgroup}/memory.oom_control`
     : `${c.memoryCgroup}/memory.events`;

@@ -343,7 +343,7 @@ describe("the local cluster's node", () => {
         const r = await getFromPod(pod.ip, `/service/${ip}:443/hostname`);
         return r.status === 200 ? r : undefined;
       },
-      30_000,
+      120_000,
       500,
     );
     expect(JSON.parse(answer.body)).toEqual({ status: 200, body: `${pod.name}\n` });

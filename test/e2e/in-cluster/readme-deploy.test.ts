@@ -173,8 +173,10 @@ describe(`README.md "${SECTION}", run verbatim on the local cluster`, () => {
       "Warning: deleting cluster-scoped resources, not scoped to the provided namespace\n",
     ]);
     expect(await manifestObjects()).toBe(`namespace/${STORE_NAMESPACE}\n`);
-    await waitFor("the watcher pods to be gone", async () =>
-      (await watcherPods(cp)).length === 0 ? true : undefined,
+    await waitFor(
+      "the watcher pods to be gone",
+      async () => ((await watcherPods(cp)).length === 0 ? true : undefined),
+      120_000,
     );
     expect(await stores()).toEqual([
       `peprstore.pepr.dev/${OTHER_STORE.metadata.name}`,
