@@ -1,15 +1,17 @@
 // The local control plane for tests, the demo and the benchmark, shaped like controller-runtime's
 // envtest: `const cp = await startControlPlane()` gives a kubeconfig; `await cp.stop()` undoes it.
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 
 import { KubeConfig, VersionApi } from "@kubernetes/client-node";
 
+import { buildControllerImage, ControllerImage } from "./image";
 import { buildContainerd, NodeInfo } from "./node";
-import { repoRoot } from "./paths";
+import { findOnPath, repoRoot } from "./paths";
+import { nodeBlocker } from "./requirements";
 import { seconds } from "./wait";
 
 /** `USE_EXISTING_CLUSTER=true`: use the current kubeconfig context instead of a local control plane. */
@@ -83,6 +85,8 @@ export interface ControlPlane {
   server: string;
   /** The control plane's ready line; absent on an existing cluster. */
   local?: ReadyLine;
+  /** The controller image in the node, when started with `controllerImage: true` and a node. */
+  controllerImage?: ControllerImage;
   /** Stops kube-apiserver, keeping etcd (local control plane only). */
   stopAPIServer(): Promise<void>;
   /** Starts kube-apiserver again and waits until it is ready (local control plane only). */
@@ -106,6 +110,13 @@ export interface StartOptions {
    * `local.nodeSkipped` says why.
    */
   node?: boolean;
+  /** Stops a start that is under way (the control plane then restores the machine and exits). */
+  abort?: AbortSignal;
+  /**
+   * With the node: build (cached) the Pepr controller image `npx pepr deploy` names and import it
+   * while the API server starts, so the node is ready with it ({@link ControlPlane.controllerImage}).
+   */
+  controllerImage?: boolean;
 }
 
 /**
@@ -151,12 +162,26 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
   const dataDir = options.dataDir ?? (tempDir as string);
   const args = ["up", `--data-dir=${dataDir}`];
   if (options.port) args.push(`--port=${options.port}`);
-  if (options.node)
+  const nodeSkipped = options.node
+    ? nodeBlocker(line => process.stderr.write(`host: ${line}\n`))
+    : undefined;
+  const node = options.node === true && nodeSkipped === undefined;
+  let image: ControllerImage | undefined;
+  if (node) {
     args.push("--node", `--containerd-dir=${buildContainerd(options.progress ?? false)}`);
-  const stopTimeoutMs = options.node ? NODE_STOP_TIMEOUT_MS : STOP_TIMEOUT_MS;
+    if (options.controllerImage) {
+      const onProgress = options.progress ? undefined : () => undefined;
+      image = await buildControllerImage({ onProgress });
+      args.push(`--image=${image.archive}`);
+    }
+  }
+  const stopTimeoutMs = node ? NODE_STOP_TIMEOUT_MS : STOP_TIMEOUT_MS;
   // Its own process group: a Ctrl-C in the terminal reaches only us, and stop() shuts it down in
   // order. If we die without stop(), it notices that its parent is gone and stops itself.
+  if (options.abort?.aborted)
+    throw new ControlPlaneError("stopped before the control plane started");
   const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
+  options.abort?.addEventListener("abort", () => child.kill("SIGTERM"), { once: true });
   const stderr: string[] = [];
   readline.createInterface({ input: child.stderr! }).on("line", line => {
     stderr.push(line);
@@ -167,8 +192,7 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
   const timeoutMs =
     options.timeoutMs ??
     Number(
-      process.env[ENV_START_TIMEOUT] ??
-        (options.node ? NODE_START_TIMEOUT_MS : DEFAULT_START_TIMEOUT_MS),
+      process.env[ENV_START_TIMEOUT] ?? (node ? NODE_START_TIMEOUT_MS : DEFAULT_START_TIMEOUT_MS),
     );
 
   let ready: ReadyLine;
@@ -179,11 +203,15 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
     throw err;
   }
+  if (nodeSkipped) ready.nodeSkipped = nodeSkipped;
   if (options.progress) {
     process.stderr.write(`control plane ready in ${seconds(started)}s: ${ready.server}\n`);
   }
 
-  return localHandle(child, exited, ready, kubectl, tempDir, stopTimeoutMs);
+  return {
+    ...localHandle(child, exited, ready, kubectl, tempDir, stopTimeoutMs),
+    controllerImage: image,
+  };
 }
 
 /**
@@ -300,21 +328,6 @@ async function terminate(
 /** Whether USE_EXISTING_CLUSTER=true asks for the current kubeconfig context. */
 export function useExisting(): boolean {
   return process.env[ENV_USE_EXISTING_CLUSTER] === "true";
-}
-
-/** The first executable `name` in $PATH, or `undefined`. */
-export function findOnPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
-    if (dir === "") continue;
-    const file = path.join(dir, name);
-    try {
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
 }
 
 /**

@@ -142,20 +142,26 @@ function isReady(pod: V1Pod): boolean {
   );
 }
 
+/** Whether the pod's container runs (it may not have passed its readiness probe yet). */
+function isRunning(pod: V1Pod): boolean {
+  return !pod.metadata?.deletionTimestamp && !!pod.status?.containerStatuses?.[0]?.state?.running;
+}
+
 /**
  * Waits for a Ready watcher pod that is not being deleted and not one of `exclude`.
  *
+ * @param options.running - a pod whose container runs is enough (Pepr's readiness probe waits 10 s)
  * @returns the pod
  */
 export function waitForWatcherPod(
   cp: ControlPlane,
-  options: { exclude?: string[]; timeoutMs?: number } = {},
+  options: { exclude?: string[]; timeoutMs?: number; running?: boolean } = {},
 ): Promise<V1Pod> {
   const exclude = new Set(options.exclude ?? []);
+  const state = options.running ? isRunning : isReady;
   return waitFor(
-    `a Ready ${watcherDeployment()} pod${exclude.size ? ` other than ${[...exclude]}` : ""}`,
-    async () =>
-      (await watcherPods(cp)).find(p => isReady(p) && !exclude.has(p.metadata?.name ?? "")),
+    `a ${options.running ? "running" : "Ready"} ${watcherDeployment()} pod${exclude.size ? ` other than ${[...exclude]}` : ""}`,
+    async () => (await watcherPods(cp)).find(p => state(p) && !exclude.has(p.metadata?.name ?? "")),
     options.timeoutMs ?? DEFAULT_POD_READY_TIMEOUT_MS,
     500,
   );

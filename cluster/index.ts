@@ -6,7 +6,7 @@
 /** Build and start the control plane (or use an existing cluster), and stop it. */
 export { buildControlPlane, startControlPlane, ControlPlaneError } from "./controlplane";
 /** Whether USE_EXISTING_CLUSTER=true is set, and finding an executable on PATH. */
-export { useExisting, findOnPath } from "./controlplane";
+export { useExisting } from "./controlplane";
 /** The control plane handle, its start options and its ready line. */
 export type { ControlPlane, StartOptions, ReadyLine } from "./controlplane";
 /** Environment overrides and defaults of the control plane. */
@@ -43,6 +43,7 @@ export type { ModuleProcess, ModuleOptions, LogRecord } from "./module";
 /** The watcher's log messages, its start deadline, and Pepr's own PeprStore CRD. */
 export {
   STARTUP_COMPLETE,
+  SERVING,
   STORE_CREATE_FAILED,
   DEFAULT_MODULE_START_TIMEOUT_MS,
   PEPR_STORE_CRD,
@@ -128,4 +129,18 @@ export type { LoadedImage, DeployResult } from "./deploy";
 /** Waiting on a condition with a deadline that names what it waited for. */
 export { waitFor, sleep, seconds, TimeoutError, DEFAULT_WAIT_MS, DEFAULT_POLL_MS } from "./wait";
 /** The repository root and the files `npx pepr build` writes. */
-export { repoRoot, buildOutputs } from "./paths";
+export { repoRoot, buildOutputs, findOnPath } from "./paths";
+/** What the machine needs (Debian packages), installed as root with apt-get, stated once. */
+export {
+  REQUIREMENTS,
+  ensureRequirements,
+  missingRequirements,
+  describeMissing,
+  nodeBlocker,
+  packagesOf,
+  installedVersions,
+} from "./requirements";
+export type { Need, Requirement } from "./requirements";
+/** Every way a run is asked to end (signals, closed stdout/stderr, parent gone), as one event. */
+export { watchStopRequests, currentParentPid, EXIT_AT_ONCE } from "./stop-requests";
+export type { StopRequests } from "./stop-requests";

@@ -17,11 +17,18 @@ import type { ClusterChanges } from "./changes";
 import type { ControlPlane } from "./controlplane";
 import { applyObject, ensureNamespace, objectApi } from "./kube";
 import { buildOutputs, repoRoot } from "./paths";
+import { describeMissing, ensureRequirements } from "./requirements";
 import { assertPortsFree, WATCHER } from "./ports.cjs";
 import { seconds, TimeoutError, waitFor } from "./wait";
 
 /** Log line that says the watcher's store is loaded and bindings are live (pepr src/lib/controller/index.ts). */
 export const STARTUP_COMPLETE = "Controller startup complete";
+/**
+ * Start of the info record a watcher logs when its store is loaded and it starts serving, the
+ * first one a deployed watcher (log level info) shows once its bindings are live (pepr
+ * src/lib/controller/index.ts, startServer).
+ */
+export const SERVING = "Feature flag store initialized";
 /** Error record when Pepr's first store Get and Create both failed (src/lib/controller/store.ts). */
 export const STORE_CREATE_FAILED = "Failed to create Pepr store";
 /** Deadline for {@link STARTUP_COMPLETE}: Pepr waits up to 3 s of jitter before reading its store. */
@@ -136,6 +143,9 @@ export async function prepareCluster(
 export function makeTLSPair(dir: string): { key: string; cert: string } {
   const key = path.join(dir, "tls.key");
   const cert = path.join(dir, "tls.crt");
+  const missing = ensureRequirements(["watcher"], line => process.stderr.write(`host: ${line}\n`));
+  if (missing.length > 0)
+    throw new Error(`cannot make the watcher's TLS pair: ${describeMissing(missing)}`);
   execFileSync(
     "openssl",
     [

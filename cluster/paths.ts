@@ -1,4 +1,5 @@
 // Where things are: the repository root and the files a build produces.
+import { accessSync, constants } from "node:fs";
 import path from "node:path";
 
 import { moduleUUID } from "../store/contract";
@@ -14,4 +15,19 @@ export function buildOutputs(root = repoRoot(), uuid = moduleUUID()) {
     bundle: path.join(root, "dist", `pepr-${uuid}.js`),
     manifest: path.join(root, "dist", `pepr-module-${uuid}.yaml`),
   };
+}
+
+/** The first executable `name` in $PATH, or `undefined`. */
+export function findOnPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
+    if (dir === "") continue;
+    const file = path.join(dir, name);
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
 }

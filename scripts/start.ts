@@ -17,10 +17,12 @@
 // local-process watcher will listen on it (--local, USE_EXISTING_CLUSTER); the deployed watcher
 // has its pod's own network, so by default the host's port 3000 may be in use. The node's ports
 // are picked free by cluster/controlplane, so none of them is fixed.
+import os from "node:os";
 import path from "node:path";
 
 import { OBSERVED_DEADLINE_MS } from "../capabilities/deadlines";
 import { assertPortsFree } from "../cluster/ports.cjs";
+import { StopRequests, watchStopRequests } from "../cluster/stop-requests";
 import {
   FLUSH_INTERVAL_MS,
   scheduleStoreName,
@@ -37,11 +39,14 @@ type ClusterChanges = import("../cluster").ClusterChanges;
 const LOCAL_FLAG = "--local";
 /** pino's "info": the streamed records are this level and above, as `pepr dev` shows them. */
 const STREAM_MIN_LEVEL = 30;
-const STEPS = 6;
+/** Steps with the deployed watcher; the local one needs one more (build, then start). */
+const DEPLOYED_STEPS = 5;
 const OBSERVE = "observe";
 
 /** Prints the numbered steps on stderr, each with its duration. */
 class Steps {
+  /** How many steps there are, for the `[n/total]` prefix. */
+  total = DEPLOYED_STEPS;
   #n = 0;
   #started = Date.now();
   readonly begun = Date.now();
@@ -49,7 +54,7 @@ class Steps {
   step(what: string): void {
     this.#n += 1;
     this.#started = Date.now();
-    process.stderr.write(`\n[${this.#n}/${STEPS}] ${what}\n`);
+    process.stderr.write(`\n[${this.#n}/${this.total}] ${what}\n`);
   }
 
   done(detail = ""): void {
@@ -64,6 +69,8 @@ interface Started {
   /** The watcher pod, when deployed; then `mod` follows its logs. */
   pod?: string;
   mod?: ModuleProcess;
+  /** `npx pepr deploy`, still waiting for the rollout when `observe` is created. */
+  deploying?: Promise<void>;
   changes?: ClusterChanges;
 }
 
@@ -85,12 +92,13 @@ async function stopAll(started: Started): Promise<void> {
   if (errors.length > 0) throw new Error(`stopping failed:\n${errors.join("\n")}`);
 }
 
-/** Steps 1 to 3: the cluster, then the deployed watcher or (--local) the local one. */
+/** The first steps: the cluster, then the deployed watcher or (--local) the local one. */
 async function startEverything(
   c: Cluster,
   steps: Steps,
   started: Started,
   local: boolean,
+  abort: AbortSignal,
 ): Promise<void> {
   const existing = c.useExisting();
   steps.step(
@@ -98,9 +106,11 @@ async function startEverything(
       ? "cluster: the current kubeconfig context and the kubectl on PATH (USE_EXISTING_CLUSTER=true)"
       : local
         ? "control plane: building (cached after the first build) and starting etcd + kube-apiserver on 127.0.0.1"
-        : "cluster: building (cached after the first build) and starting the control plane and a node (containerd, kubelet, kube-proxy)",
+        : "cluster: building (cached after the first build) and starting the control plane and a node (containerd, kubelet, kube-proxy) with the Pepr controller image",
   );
-  started.cp = await c.startControlPlane({ progress: true, node: !local && !existing });
+  const node = !local && !existing;
+  if (!node) steps.total = DEPLOYED_STEPS + 1;
+  started.cp = await c.startControlPlane({ progress: true, node, controllerImage: node, abort });
   steps.done(started.cp.server);
   const nodeSkipped = started.cp.local?.nodeSkipped;
   if (!local && !existing && nodeSkipped) {
@@ -108,26 +118,39 @@ async function startEverything(
       `      no node on this machine (${nodeSkipped}): the watcher runs as a local process instead, as with npm start -- ${LOCAL_FLAG}\n`,
     );
   }
+  if (nodeSkipped) steps.total = DEPLOYED_STEPS + 1;
   if (local || existing || nodeSkipped) await startLocal(c, steps, started, existing);
   else await startDeployed(c, steps, started);
 }
 
-/** Steps 2 and 3 by default: the controller image into the node, `npx pepr deploy --yes`. */
+/**
+ * Step 2 by default: `npx pepr deploy --yes` (the node has the controller image). The step
+ * ends when the watcher serves; `pepr deploy` goes on waiting for the rollout (Pepr's readiness
+ * probe starts after 10 s) while `observe` is created, and is awaited in {@link observe}.
+ */
 async function startDeployed(c: Cluster, steps: Steps, started: Started): Promise<void> {
   const cp = started.cp as ControlPlane;
-  steps.step("image: building the Pepr controller image (cached) and loading it into the node");
-  const image = await c.loadControllerImage(cp, {
-    onProgress: line => process.stderr.write(`      ${line}\n`),
-  });
-  steps.done(`${image.name} (ctr images import ${image.loadSeconds.toFixed(1)}s)`);
   steps.step(
     "npx pepr deploy --yes (builds the module, applies it, waits for the watcher's rollout)",
   );
-  await c.peprDeploy(cp, { onOutput: line => process.stderr.write(`      | ${line}\n`) });
-  const pod = (await c.waitForWatcherPod(cp)).metadata?.name as string;
-  started.pod = pod;
-  started.mod = c.followWatcherLogs(cp, pod);
-  steps.done(`watcher pod ${STORE_NAMESPACE}/${pod} Ready`);
+  let echo = true;
+  const deploying = c.peprDeploy(cp, {
+    onOutput: line => echo && process.stderr.write(`      | ${line}\n`),
+  });
+  started.deploying = deploying.then(() => undefined);
+  started.deploying.catch(() => undefined); // awaited in observe(); a failure ends the waits below
+  const pod = await Promise.race([
+    c.waitForWatcherPod(cp, { running: true }),
+    deploying.then(() => c.waitForWatcherPod(cp)),
+  ]);
+  started.pod = pod.metadata?.name as string;
+  started.mod = c.followWatcherLogs(cp, started.pod);
+  await Promise.race([
+    started.mod.waitForLog(`watcher "${c.SERVING}"`, r => r.msg.startsWith(c.SERVING)),
+    deploying.then(() => undefined),
+  ]);
+  echo = false;
+  steps.done(`watcher pod ${STORE_NAMESPACE}/${started.pod} serving (the rollout goes on)`);
 }
 
 /** Steps 2 and 3 with --local: npx pepr build, then the watcher as a local process. */
@@ -160,7 +183,7 @@ async function startLocal(
   steps.done(`pid ${started.mod.pid}, "${c.STARTUP_COMPLETE}"`);
 }
 
-/** Steps 4 to 6: create observe with kubectl, wait for "observed", print the PeprStore. */
+/** The last three steps: create observe with kubectl, wait for "observed", print the PeprStore. */
 async function observe(c: Cluster, steps: Steps, started: Started): Promise<void> {
   const cp = started.cp as ControlPlane;
   const mod = started.mod as ModuleProcess;
@@ -206,6 +229,10 @@ async function observe(c: Cluster, steps: Steps, started: Started): Promise<void
   const args = ["get", "peprstore", storeName(), "-n", STORE_NAMESPACE, "-o", "yaml"];
   process.stdout.write(await c.kubectl(cp, args));
   steps.done();
+  if (started.deploying) {
+    await started.deploying;
+    process.stderr.write("      npx pepr deploy finished: the watcher Deployment rolled out\n");
+  }
   streamRecords(mod, mod.logs.indexOf(observed) + 1);
 }
 
@@ -239,35 +266,49 @@ function printTry(c: Cluster, cp: ControlPlane, steps: Steps, pod?: string): voi
   );
 }
 
-/** Resolves with the exit code once the user asks to stop (Ctrl-C) or the watcher dies. */
-function untilStopped(mod: ModuleProcess): Promise<number> {
-  return new Promise<number>(resolve => {
-    // A terminal's Ctrl-C reaches every process of the group, the watcher included, so the
-    // watcher dying of SIGINT is the same request to stop, whichever event arrives first.
-    let stopping = false;
-    const stop = (signal: string): void => {
-      if (stopping) return;
-      stopping = true;
-      process.stderr.write(`\n${signal}: stopping... (Ctrl-C again exits at once)\n`);
-      resolve(0);
-    };
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      signals += 1;
-      if (signals === 1) return stop(signal);
-      // The control plane runs in its own process group and stops itself when we are gone.
-      process.stderr.write(`${signal} again: exiting without waiting\n`);
-      process.exit(130);
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-    void mod.exited.then(code => {
-      if (code === "SIGINT" || code === "SIGTERM") return stop(code);
-      if (stopping) return;
-      process.stderr.write(`\nerror: the watcher exited unexpectedly (${code})\n`);
-      resolve(1);
-    });
+/** Resolves with the exit code once a stop is requested (0) or the watcher dies (1). */
+function untilStopped(mod: ModuleProcess, requests: StopRequests): Promise<number> {
+  // A terminal's Ctrl-C reaches every process of the group, the watcher included, so the
+  // watcher dying of a signal is the same request to stop, whichever event arrives first.
+  const died = mod.exited.then(async code => {
+    if (code === "SIGINT" || code === "SIGTERM" || code === "SIGHUP") return 0;
+    if (requests.reason() !== undefined) return 0;
+    process.stderr.write(`\nerror: the watcher exited unexpectedly (${code})\n`);
+    return 1;
   });
+  return Promise.race([died, requests.requested.then(() => 0)]);
+}
+
+/** 128 + the signal's number for a stop asked before the module was up; 1 for other requests. */
+function interruptedExitCode(reason: string): number {
+  const signal = os.constants.signals[reason as NodeJS.Signals];
+  return signal ? 128 + signal : 1;
+}
+
+/** Every step; resolves false when a stop was requested before they were done. */
+async function startUp(
+  c: Cluster,
+  started: Started,
+  requests: StopRequests,
+  local: boolean,
+): Promise<boolean> {
+  const steps = new Steps();
+  const abort = new AbortController();
+  const startup = (async () => {
+    await startEverything(c, steps, started, local, abort.signal);
+    await observe(c, steps, started);
+    printTry(c, started.cp as ControlPlane, steps, started.pod);
+  })();
+  const settled = startup.catch(() => undefined); // its failure after a stop request is moot
+  const stopped = await Promise.race([
+    startup.then(() => false),
+    requests.requested.then(() => true),
+  ]);
+  if (!stopped) return true;
+  // a control plane still starting is stopped by its abort, and restores the machine first
+  abort.abort();
+  if (!started.cp) await settled;
+  return false;
 }
 
 async function main(): Promise<number> {
@@ -279,14 +320,14 @@ async function main(): Promise<number> {
     process.stderr.write(`error: ${(err as Error).message}\n`);
     return 1;
   }
+  const requests = watchStopRequests();
   const c: Cluster = await import("../cluster");
-  const steps = new Steps();
   const started: Started = {};
   try {
-    await startEverything(c, steps, started, local);
-    await observe(c, steps, started);
-    printTry(c, started.cp as ControlPlane, steps, started.pod);
-    const exitCode = await untilStopped(started.mod as ModuleProcess);
+    const up = await startUp(c, started, requests, local);
+    const exitCode = up
+      ? await untilStopped(started.mod as ModuleProcess, requests)
+      : interruptedExitCode(requests.reason() as string);
     await stopAll(started);
     process.stderr.write("stopped everything this run started\n");
     return exitCode;
@@ -294,6 +335,8 @@ async function main(): Promise<number> {
     process.stderr.write(`\nerror: ${(err as Error).message}\n`);
     await stopAll(started).catch(e => process.stderr.write(`${(e as Error).message}\n`));
     return err instanceof c.ControlPlaneError && err.exitCode ? err.exitCode : 1;
+  } finally {
+    requests.dispose();
   }
 }
 

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -55,6 +54,7 @@ type node struct {
 	unlock                                 func()
 	children                               []*child // in start order
 	spawn                                  chan func()
+	runtime                                chan error // containerd's start, begun before etcd
 	stopOnce                               sync.Once
 	stopErr                                error
 }
@@ -67,7 +67,9 @@ func (n *node) address() string {
 	return n.ip
 }
 
-// nodeMissing names what this machine lacks to run containers; empty when it can.
+// nodeMissing names what this machine lacks to run containers; empty when it can. The programs
+// and files from Debian (runc, iptables, the CNI plugins, ...) are checked, and installed, by the
+// caller: cluster/requirements.ts states them once.
 func nodeMissing(containerdDir string) []string {
 	var missing []string
 	if os.Geteuid() != 0 {
@@ -78,14 +80,6 @@ func nodeMissing(containerdDir string) []string {
 	}
 	if err := probeCgroupWrite(); err != nil {
 		missing = append(missing, "write access to the cgroup hierarchy ("+err.Error()+")")
-	}
-	for _, tool := range []string{"runc", "iptables", "ip6tables", "conntrack"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, tool+" (Debian package "+map[string]string{"ip6tables": "iptables"}[tool]+tool+")")
-		}
-	}
-	if _, err := os.Stat(filepath.Join(cniBinDir, "bridge")); err != nil {
-		missing = append(missing, "the CNI plugins in "+cniBinDir+" (Debian package containernetworking-plugins)")
 	}
 	var files []string
 	for _, f := range []string{"containerd", "containerd-shim-runc-v2", "ctr", "pause.tar"} {
@@ -202,14 +196,14 @@ func (n *node) start(name string, env []string, path string, args ...string) (*c
 	var c *child
 	var err error
 	done := make(chan struct{})
-	n.spawn <- func() {
+	n.spawn <- func() { // one goroutine starts them all, so the list needs no lock
 		c, err = startChild(name, filepath.Join(n.paths.logs, name+".log"), env, path, args...)
+		if err == nil {
+			n.children = append(n.children, c)
+		}
 		close(done)
 	}
 	<-done
-	if err == nil {
-		n.children = append(n.children, c)
-	}
 	return c, err
 }
 
@@ -356,6 +350,7 @@ func (n *node) stop() error {
 }
 
 func (n *node) stopAll() error {
+	_ = n.runtimeReady() // a containerd still starting is stopped with the rest
 	step := time.Now()
 	var errs []error
 	byName := map[string]*child{}

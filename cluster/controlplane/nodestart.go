@@ -56,8 +56,26 @@ func (n *node) startControllers(server string) error {
 	return nil
 }
 
-// startRuntime starts containerd and imports the pause image into its CRI namespace.
-func (n *node) startRuntime() error {
+// startRuntimeEarly starts containerd and imports the images while the API server starts: it
+// needs neither, and importing an image takes seconds. runtimeReady waits for it.
+func (n *node) startRuntimeEarly(images []string) {
+	n.runtime = make(chan error, 1)
+	go func() { n.runtime <- n.startRuntime(images) }()
+}
+
+// runtimeReady waits for startRuntimeEarly and returns its error (nil when it never ran).
+func (n *node) runtimeReady() error {
+	if n.runtime == nil {
+		return nil
+	}
+	err := <-n.runtime
+	n.runtime <- err // for the next caller
+	return err
+}
+
+// startRuntime starts containerd and imports the pause image, then `images` (OCI archives
+// that name their image in full), into its CRI namespace.
+func (n *node) startRuntime(images []string) error {
 	runc, err := exec.LookPath("runc")
 	if err != nil {
 		return err
@@ -94,7 +112,25 @@ func (n *node) startRuntime() error {
 		return fmt.Errorf("import the pause image: %v: %s", err, out)
 	}
 	progress("containerd ready (pause image %s:%s imported) in %.1fs", pauseRepo, strings.TrimSpace(string(tag)), time.Since(step).Seconds())
+	for _, archive := range images {
+		step := time.Now()
+		out, err := exec.Command(n.ctr(), "--address", n.paths.socket, "-n", "k8s.io", "images", "import", archive).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("import %s: %v: %s", archive, err, out)
+		}
+		progress("image %s imported in %.1fs", importedName(string(out)), time.Since(step).Seconds())
+	}
 	return nil
+}
+
+// importedName is the image name in the output of `ctr images import` ("NAME:TAG<TAB>saved").
+func importedName(out string) string {
+	for _, line := range strings.Split(out, "\n") {
+		if name, ok := strings.CutSuffix(strings.TrimSpace(line), "saved"); ok {
+			return strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(name), ":"))
+		}
+	}
+	return "(name not printed)"
 }
 
 func (n *node) ctr() string { return filepath.Join(n.containerdDir, "ctr") }

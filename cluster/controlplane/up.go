@@ -92,6 +92,7 @@ type upOptions struct {
 	port, controlPort       int
 	controllers, node       bool
 	nodeName, containerdDir string
+	images                  []string
 }
 
 func runUp(args []string) int {
@@ -104,6 +105,10 @@ func runUp(args []string) int {
 	fs.BoolVar(&o.controllers, "controllers", true, "without --node: run these kube-controller-manager controllers in-process: "+controllers)
 	fs.BoolVar(&o.node, "node", false, "also run a node: kube-controller-manager (all default controllers), kube-scheduler, containerd, kubelet, kube-proxy")
 	fs.StringVar(&o.nodeName, "node-name", "hpsr-node", "the node's name")
+	fs.Func("image", "with --node: an OCI image archive to import into the node before it is ready (repeatable)", func(v string) error {
+		o.images = append(o.images, v)
+		return nil
+	})
 	fs.StringVar(&o.containerdDir, "containerd-dir", "", "folder with containerd, containerd-shim-runc-v2, ctr and pause.tar (cluster/containerd/build.sh prints it)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
@@ -122,7 +127,7 @@ func runUp(args []string) int {
 	return 0
 }
 
-// stopper is closed on the first SIGTERM/SIGINT or when the parent process is gone; a second
+// stopper is closed on the first SIGTERM/SIGINT/SIGHUP or when the parent process is gone; a second
 // signal exits at once. It watches from the start of "up", before etcd.
 type stopper struct {
 	done   chan struct{}
@@ -132,7 +137,11 @@ type stopper struct {
 func watchStop() *stopper {
 	s := &stopper{done: make(chan struct{})}
 	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	// Whoever reads our stderr may be gone (a closed terminal, `| head`, a parent killed): a
+	// progress line must then fail quietly, not kill us with SIGPIPE half-way through restoring
+	// the machine (Go exits on SIGPIPE from fd 1 or 2 unless SIGPIPE is ignored).
+	signal.Ignore(syscall.SIGPIPE)
 	gone := parentGone(os.Getppid())
 	go func() {
 		select {
@@ -173,6 +182,9 @@ func up(o upOptions) error {
 		return err
 	}
 	defer stopNode(nd)
+	if nd != nil {
+		nd.startRuntimeEarly(o.images)
+	}
 	if err := p.ensure(ipList(nd.address())...); err != nil {
 		return fmt.Errorf("certificates: %w", err)
 	}
@@ -332,7 +344,7 @@ func startWorkloads(ctx context.Context, o upOptions, nd *node, server string, p
 func startNodeComponents(nd *node, server, kubeconfig string, stop *stopper) (*nodeInfo, error) {
 	steps := []func() error{
 		func() error { return nd.startControllers(server) },
-		nd.startRuntime,
+		nd.runtimeReady,
 		func() error { return nd.startKubelet(server, kubeconfig) },
 		func() error { return nd.startProxy(server) },
 	}

@@ -5,12 +5,14 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
 
+import { describeMissing, ensureRequirements } from "../requirements";
+
 /** The script that builds (or reuses) the archive; its last stdout line is the archive's path. */
 export const BUILD_SCRIPT = path.join(__dirname, "build.sh");
 
 /** Exit codes of build.sh, with what they mean. */
 const EXIT_MEANINGS: Record<number, string> = {
-  10: "a tool is missing (umoci, apt-get, dpkg-deb, npm) or apt has no package index: see .ci/run",
+  10: "a tool is missing (umoci, apt-get, dpkg-deb, npm) or apt has no package index",
   12: "cluster/image/app/package.json installs another pepr than package.json pepr.peprVersion",
 };
 
@@ -58,6 +60,10 @@ export async function buildControllerImage(
   options: BuildControllerImageOptions = {},
 ): Promise<ControllerImage> {
   const onProgress = options.onProgress ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const missing = ensureRequirements(["image"], line => onProgress(`host: ${line}`));
+  if (missing.length > 0) {
+    throw new ImageBuildError(`cannot build the controller image: ${describeMissing(missing)}`, 10);
+  }
   const child = spawn("bash", [BUILD_SCRIPT, ...(options.name ? [options.name] : [])], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, ...options.env },
