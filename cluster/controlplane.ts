@@ -181,7 +181,8 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
   if (options.abort?.aborted)
     throw new ControlPlaneError("stopped before the control plane started");
   const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
-  options.abort?.addEventListener("abort", () => child.kill("SIGTERM"), { once: true });
+  const onAbort = (): boolean => child.kill("SIGTERM");
+  options.abort?.addEventListener("abort", onAbort, { once: true });
   const stderr: string[] = [];
   readline.createInterface({ input: child.stderr! }).on("line", line => {
     stderr.push(line);
@@ -198,6 +199,7 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
   let ready: ReadyLine;
   try {
     ready = await readyLine(child, exited, timeoutMs, stderr);
+    options.abort?.removeEventListener("abort", onAbort); // from now on, stop() stops it
   } catch (err) {
     await terminate(child, exited, stopTimeoutMs);
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });

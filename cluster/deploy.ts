@@ -88,6 +88,8 @@ export async function peprDeploy(
     onOutput?: (line: string) => void;
     /** Extra environment: `LOG_LEVEL` becomes the watcher's (Pepr's assets/environment.ts). */
     env?: Record<string, string>;
+    /** Ends the deploy (SIGTERM) when the run is asked to stop. */
+    abort?: AbortSignal;
   } = {},
 ): Promise<DeployResult> {
   const started = Date.now();
@@ -97,6 +99,7 @@ export async function peprDeploy(
     env: { ...process.env, KUBECONFIG: cp.kubeconfig, NO_COLOR: "1", ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  options.abort?.addEventListener("abort", () => child.kill("SIGTERM"), { once: true });
   const lines: string[] = [];
   for (const stream of [child.stdout, child.stderr]) {
     readline.createInterface({ input: stream }).on("line", line => {

@@ -1,6 +1,7 @@
 // Every way a run can be asked to end, as one event: Ctrl-C (SIGINT), SIGTERM, a closed terminal
-// (SIGHUP), stdout or stderr closed under us (`| head`, `| tee` gone), or the parent killed. Each
-// must lead to the same clean stop, which is why `npm start` and `npm run cluster -- up` share it.
+// (SIGHUP), stdout or stderr closed under us (`| head`, `| tee` gone), or the parent (or npm)
+// killed. Each must lead to the same clean stop, which is why `npm start` and
+// `npm run cluster -- up` share it.
 import { readFileSync } from "node:fs";
 
 /** How often the parent process is checked. */
@@ -20,11 +21,28 @@ export interface StopRequests {
   dispose(): void;
 }
 
-/** Our parent's pid as the kernel sees it now (process.ppid is read once, at start). */
-export function currentParentPid(): number {
-  const stat = readFileSync("/proc/self/stat", "utf8");
-  // the command name in parentheses may hold spaces: fields start after the last ")"
-  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+/** The parent pid of `pid` as the kernel sees it now (process.ppid is read once, at start). */
+export function parentPid(pid: number | "self" = "self"): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // the command name in parentheses may hold spaces: fields start after the last ")"
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return undefined; // gone
+  }
+}
+
+/**
+ * The processes whose end ends the run: our parent and, under `npm run` (which starts us through
+ * `sh -c`, a shell that outlives npm), npm itself.
+ */
+function watchedAncestors(): { pid: number | "self"; parent: number | undefined }[] {
+  const parent = parentPid() as number;
+  const chain: { pid: number | "self"; parent: number | undefined }[] = [{ pid: "self", parent }];
+  if (process.env.npm_lifecycle_event !== undefined) {
+    chain.push({ pid: parent, parent: parentPid(parent) });
+  }
+  return chain;
 }
 
 /**
@@ -61,9 +79,10 @@ export function watchStopRequests(
   for (const s of STOP_SIGNALS) process.on(s, onSignal);
   process.stdout.on("error", onStdout);
   process.stderr.on("error", onStderr);
-  const parent = currentParentPid();
+  const ancestors = watchedAncestors();
   const poll = setInterval(() => {
-    if (currentParentPid() !== parent) ask("parent gone", `process ${parent} exited: stopping`);
+    const gone = ancestors.find(a => parentPid(a.pid) !== a.parent);
+    if (gone) ask("parent gone", `process ${gone.parent} exited: stopping`);
   }, PARENT_POLL_MS);
   poll.unref();
   return {

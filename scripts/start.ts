@@ -120,7 +120,7 @@ async function startEverything(
   }
   if (nodeSkipped) steps.total = DEPLOYED_STEPS + 1;
   if (local || existing || nodeSkipped) await startLocal(c, steps, started, existing);
-  else await startDeployed(c, steps, started);
+  else await startDeployed(c, steps, started, abort);
 }
 
 /**
@@ -128,7 +128,12 @@ async function startEverything(
  * ends when the watcher serves; `pepr deploy` goes on waiting for the rollout (Pepr's readiness
  * probe starts after 10 s) while `observe` is created, and is awaited in {@link observe}.
  */
-async function startDeployed(c: Cluster, steps: Steps, started: Started): Promise<void> {
+async function startDeployed(
+  c: Cluster,
+  steps: Steps,
+  started: Started,
+  abort: AbortSignal,
+): Promise<void> {
   const cp = started.cp as ControlPlane;
   steps.step(
     "npx pepr deploy --yes (builds the module, applies it, waits for the watcher's rollout)",
@@ -136,6 +141,7 @@ async function startDeployed(c: Cluster, steps: Steps, started: Started): Promis
   let echo = true;
   const deploying = c.peprDeploy(cp, {
     onOutput: line => echo && process.stderr.write(`      | ${line}\n`),
+    abort,
   });
   started.deploying = deploying.then(() => undefined);
   started.deploying.catch(() => undefined); // awaited in observe(); a failure ends the waits below
@@ -279,10 +285,14 @@ function untilStopped(mod: ModuleProcess, requests: StopRequests): Promise<numbe
   return Promise.race([died, requests.requested.then(() => 0)]);
 }
 
-/** 128 + the signal's number for a stop asked before the module was up; 1 for other requests. */
+/**
+ * The exit code of a run stopped before the module was up: 128 + the signal's number, as a shell
+ * reports a job killed by it; 0 when the reader closed stdout (`| head` has what it wanted) or the
+ * parent is gone (nobody reads the code).
+ */
 function interruptedExitCode(reason: string): number {
   const signal = os.constants.signals[reason as NodeJS.Signals];
-  return signal ? 128 + signal : 1;
+  return signal ? 128 + signal : 0;
 }
 
 /** Every step; resolves false when a stop was requested before they were done. */

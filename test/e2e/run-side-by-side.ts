@@ -10,7 +10,13 @@ import path from "node:path";
 
 import { CloseEvent, concurrently } from "concurrently";
 
-import { buildControlPlane, buildModule, repoRoot } from "../../cluster";
+import {
+  buildControlPlane,
+  buildModule,
+  describeMissing,
+  ensureRequirements,
+  repoRoot,
+} from "../../cluster";
 
 /**
  * Seconds each file took when the tier ran in one process (mean of five runs at load average
@@ -135,6 +141,9 @@ async function main(args: string[]): Promise<number> {
   const count = processCount(process.env.HPSR_E2E_PROCESSES);
   const files = listFiles(words);
   if (files.length === 0) throw new Error(`no e2e test file matches ${words.join(" ")}`);
+  // what the tier needs from the host (openssl, ip, unshare): installed as root, else named
+  const missing = ensureRequirements(["e2e"], line => process.stderr.write(`e2e: ${line}\n`));
+  if (missing.length > 0) process.stderr.write(`e2e: ${describeMissing(missing)}\n`);
   // Built once here: the processes would otherwise race to build the same outputs.
   buildControlPlane(true);
   buildModule(true);

@@ -55,18 +55,24 @@ describe("npm start", () => {
       metadata: { name: "pepr-hello-pepr-store-resources-store" },
       data: EXPECTED_DATA,
     });
-    const steps = r.stderr().match(/^\[\d\/6\] .*$/gm) ?? [];
+    const steps = r.stderr().match(/^\[\d\/5\] .*$/gm) ?? [];
     expect(steps.map(line => line.split(" ").slice(0, 3).join(" "))).toEqual([
-      "[1/6] cluster: building",
-      "[2/6] image: building",
-      "[3/6] npx pepr",
-      "[4/6] kubectl create",
-      "[5/6] waiting for",
-      "[6/6] kubectl get",
+      "[1/5] cluster: building",
+      "[2/5] npx pepr",
+      "[3/5] kubectl create",
+      "[4/5] waiting for",
+      "[5/5] kubectl get",
     ]);
+    expect(r.stderr()).toContain("with the Pepr controller image\n");
+    expect(r.stderr()).toMatch(
+      /controlplane \[ *[\d.]+s\] image ghcr\.io\/defenseunicorns\/pepr\/controller imported in [\d.]+s\n/,
+    );
     expect(r.stderr()).toContain("npx pepr deploy --yes (builds the module");
     expect(r.stderr()).toMatch(
-      / {6}done in \d+\.\ds: watcher pod pepr-system\/pepr-hello-pepr-store-resources-watcher-\S+ Ready\n/,
+      / {6}done in \d+\.\ds: watcher pod pepr-system\/pepr-hello-pepr-store-resources-watcher-\S+ serving \(the rollout goes on\)\n/,
+    );
+    expect(r.stderr()).toContain(
+      "      npx pepr deploy finished: the watcher Deployment rolled out\n",
     );
     expect(r.stderr()).not.toContain("no node on this machine");
     await ctrlCAndWait(r);
