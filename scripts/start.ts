@@ -101,6 +101,8 @@ async function startEverything(
   abort: AbortSignal,
 ): Promise<void> {
   const existing = c.useExisting();
+  const node = !local && !existing;
+  if (!node) steps.total = DEPLOYED_STEPS + 1;
   steps.step(
     existing
       ? "cluster: the current kubeconfig context and the kubectl on PATH (USE_EXISTING_CLUSTER=true)"
@@ -108,8 +110,6 @@ async function startEverything(
         ? "control plane: building (cached after the first build) and starting etcd + kube-apiserver on 127.0.0.1"
         : "cluster: building (cached after the first build) and starting the control plane and a node (containerd, kubelet, kube-proxy) with the Pepr controller image",
   );
-  const node = !local && !existing;
-  if (!node) steps.total = DEPLOYED_STEPS + 1;
   started.cp = await c.startControlPlane({ progress: true, node, controllerImage: node, abort });
   steps.done(started.cp.server);
   const nodeSkipped = started.cp.local?.nodeSkipped;

@@ -54,7 +54,7 @@ type node struct {
 	unlock                                 func()
 	children                               []*child // in start order
 	spawn                                  chan func()
-	runtime                                chan error // containerd's start, begun before etcd
+	runtime, images                        pending // containerd's start and the imports, begun before etcd
 	stopOnce                               sync.Once
 	stopErr                                error
 }
@@ -350,7 +350,7 @@ func (n *node) stop() error {
 }
 
 func (n *node) stopAll() error {
-	_ = n.runtimeReady() // a containerd still starting is stopped with the rest
+	_ = n.imagesImported() // a containerd still starting or importing is stopped with the rest
 	step := time.Now()
 	var errs []error
 	byName := map[string]*child{}

@@ -56,26 +56,38 @@ func (n *node) startControllers(server string) error {
 	return nil
 }
 
-// startRuntimeEarly starts containerd and imports the images while the API server starts: it
-// needs neither, and importing an image takes seconds. runtimeReady waits for it.
-func (n *node) startRuntimeEarly(images []string) {
-	n.runtime = make(chan error, 1)
-	go func() { n.runtime <- n.startRuntime(images) }()
-}
+// pending is an error delivered once and read any number of times (nil: nothing was started).
+type pending chan error
 
-// runtimeReady waits for startRuntimeEarly and returns its error (nil when it never ran).
-func (n *node) runtimeReady() error {
-	if n.runtime == nil {
+func (p pending) wait() error {
+	if p == nil {
 		return nil
 	}
-	err := <-n.runtime
-	n.runtime <- err // for the next caller
+	err := <-p
+	p <- err // for the next caller
 	return err
 }
 
-// startRuntime starts containerd and imports the pause image, then `images` (OCI archives
-// that name their image in full), into its CRI namespace.
-func (n *node) startRuntime(images []string) error {
+// startRuntimeEarly starts containerd, then imports the images, while the API server starts: it
+// needs neither, and importing an image takes seconds. The kubelet waits for containerd only
+// (runtimeReady); the ready line waits for the images too (imagesImported).
+func (n *node) startRuntimeEarly(images []string) {
+	n.runtime, n.images = make(pending, 1), make(pending, 1)
+	go func() {
+		err := n.startRuntime()
+		n.runtime <- err
+		if err == nil {
+			err = n.importImages(images)
+		}
+		n.images <- err
+	}()
+}
+
+func (n *node) runtimeReady() error   { return n.runtime.wait() }
+func (n *node) imagesImported() error { return n.images.wait() }
+
+// startRuntime starts containerd and imports the pause image into its CRI namespace.
+func (n *node) startRuntime() error {
 	runc, err := exec.LookPath("runc")
 	if err != nil {
 		return err
@@ -112,6 +124,11 @@ func (n *node) startRuntime(images []string) error {
 		return fmt.Errorf("import the pause image: %v: %s", err, out)
 	}
 	progress("containerd ready (pause image %s:%s imported) in %.1fs", pauseRepo, strings.TrimSpace(string(tag)), time.Since(step).Seconds())
+	return nil
+}
+
+// importImages imports OCI archives that name their image in full into the CRI namespace.
+func (n *node) importImages(images []string) error {
 	for _, archive := range images {
 		step := time.Now()
 		out, err := exec.Command(n.ctr(), "--address", n.paths.socket, "-n", "k8s.io", "images", "import", archive).CombinedOutput()

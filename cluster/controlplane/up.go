@@ -347,6 +347,7 @@ func startNodeComponents(nd *node, server, kubeconfig string, stop *stopper) (*n
 		nd.runtimeReady,
 		func() error { return nd.startKubelet(server, kubeconfig) },
 		func() error { return nd.startProxy(server) },
+		nd.imagesImported,
 	}
 	for _, s := range steps {
 		if err := stop.check(); err != nil {

@@ -5,7 +5,8 @@ import path from "node:path";
 
 import MarkdownIt from "markdown-it";
 
-import { repoRoot } from "../../cluster";
+import { repoRoot, waitFor } from "../../cluster";
+import { OBSERVED_TIMEOUT_MS } from "./scenario";
 
 /** What a README section shows as commands. */
 export interface SectionCommands {
@@ -45,4 +46,24 @@ export function readmeSection(heading: string, file = path.join(repoRoot(), "REA
     blocks,
     inline: (prefix: string) => spans.filter(span => span.startsWith(prefix)),
   } satisfies SectionCommands;
+}
+
+/**
+ * Runs one README line as a user does: `run()` once, but the `kubectl logs` line (which prints
+ * the record only once the watcher has logged it) again each second until it exits 0.
+ */
+export async function runAsUser<R extends { code: number | null }>(
+  line: string,
+  run: () => Promise<R>,
+): Promise<R> {
+  if (!line.startsWith("kubectl logs ")) return run();
+  return waitFor(
+    `README's "${line}" to print the record`,
+    async () => {
+      const r = await run();
+      return r.code === 0 ? r : undefined;
+    },
+    OBSERVED_TIMEOUT_MS,
+    1000,
+  );
 }

@@ -12,8 +12,8 @@ import { parse } from "yaml";
 
 import { NODE_START_TIMEOUT_MS, waitFor } from "../../../cluster";
 import { PLACEHOLDER, scheduleStoreName, storeName } from "../../../store/contract";
-import { readmeSection } from "../readme";
-import { EXPECTED_DATA, MODULE_NAMESPACE, OBSERVED_TIMEOUT_MS } from "../scenario";
+import { readmeSection, runAsUser } from "../readme";
+import { EXPECTED_DATA, MODULE_NAMESPACE } from "../scenario";
 import { SUITE_TIMEOUT_MS } from "./deployed";
 import { copyModule, ModuleCopy } from "./module-copy";
 
@@ -121,18 +121,7 @@ describe(`README.md "${SECTION}", run verbatim`, () => {
       const outputs: string[] = [];
       for (const line of lines) {
         const script = `${envLine}\n${line}`;
-        // the logs line is what a user runs (again) until the record is there
-        const result = line.startsWith("kubectl logs ")
-          ? await waitFor(
-              `README's "${line}" to print the record`,
-              async () => {
-                const r = await run(script);
-                return r.code === 0 ? r : undefined;
-              },
-              OBSERVED_TIMEOUT_MS,
-              1000,
-            )
-          : await run(script);
+        const result = await runAsUser(line, () => run(script));
         expect({ line, code: result.code, stderr: result.code === 0 ? "" : result.stderr }).toEqual(
           { line, code: 0, stderr: "" },
         );

@@ -25,8 +25,8 @@ import {
   STORE_NAMESPACE,
   storeName,
 } from "../../../store/contract";
-import { readmeSection } from "../readme";
-import { EXPECTED_DATA, MODULE_NAMESPACE, OBSERVED_TIMEOUT_MS, report } from "../scenario";
+import { readmeSection, runAsUser } from "../readme";
+import { EXPECTED_DATA, MODULE_NAMESPACE, report } from "../scenario";
 import { observedByPod, SUITE_TIMEOUT_MS, useNodeCluster } from "./deployed";
 import { copyModule, ModuleCopy } from "./module-copy";
 
@@ -117,18 +117,7 @@ describe(`README.md "${SECTION}", run verbatim on the local cluster`, () => {
       const runs: Run[] = [];
       for (const line of commands.blocks[0]) {
         const started = Date.now();
-        // the logs line is what a user runs (again) until the record is there, a few seconds on
-        const result = line.startsWith("kubectl logs ")
-          ? await waitFor(
-              `README's "${line}" to print the record`,
-              async () => {
-                const r = await run(line);
-                return r.code === 0 ? r : undefined;
-              },
-              OBSERVED_TIMEOUT_MS,
-              1000,
-            )
-          : await run(line);
+        const result = await runAsUser(line, () => run(line));
         report(`README: ${line.split(/\s+#/)[0]}`, Date.now() - started);
         expect({ line, code: result.code, stderr: result.code === 0 ? "" : result.stderr }).toEqual(
           {
