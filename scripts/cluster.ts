@@ -187,18 +187,23 @@ async function build(): Promise<number> {
   return 0;
 }
 
+const OPTIONS = {
+  "data-dir": { type: "string" },
+  "no-node": { type: "boolean", default: false },
+  fresh: { type: "boolean", default: false },
+  name: { type: "string" },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      "data-dir": { type: "string" },
-      "no-node": { type: "boolean", default: false },
-      fresh: { type: "boolean", default: false },
-      name: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
   const dataDir = path.resolve(values["data-dir"] ?? defaultDataDir());
   const [command, what, archive] = positionals;
   if (values.help) {
