@@ -43,6 +43,11 @@ const STREAM_MIN_LEVEL = 30;
 const DEPLOYED_STEPS = 5;
 const OBSERVE = "observe";
 
+/** One line on stderr. */
+function say(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
 /** Prints the numbered steps on stderr, each with its duration. */
 class Steps {
   /** How many steps there are, for the `[n/total]` prefix. */
@@ -101,25 +106,30 @@ async function startEverything(
   abort: AbortSignal,
 ): Promise<void> {
   const existing = c.useExisting();
-  const node = !local && !existing;
+  // what the node needs is installed (as root) or named before the first step, so that the
+  // steps are counted right and the one line saying why there is no node comes first
+  const blocked = !local && !existing ? c.nodeBlocker(line => say(`host: ${line}`)) : undefined;
+  if (blocked) say(`${blocked}: the watcher runs as a local process instead (${LOCAL_FLAG})`);
+  const node = !local && !existing && !blocked;
   if (!node) steps.total = DEPLOYED_STEPS + 1;
   steps.step(
     existing
       ? "cluster: the current kubeconfig context and the kubectl on PATH (USE_EXISTING_CLUSTER=true)"
-      : local
+      : !node
         ? "control plane: building (cached after the first build) and starting etcd + kube-apiserver on 127.0.0.1"
         : "cluster: building (cached after the first build) and starting the control plane and a node (containerd, kubelet, kube-proxy) with the Pepr controller image",
   );
   started.cp = await c.startControlPlane({ progress: true, node, controllerImage: node, abort });
   steps.done(started.cp.server);
+  // the control plane's own check (CAP_SYS_ADMIN, cgroup write access) can still refuse the node
   const nodeSkipped = started.cp.local?.nodeSkipped;
-  if (!local && !existing && nodeSkipped) {
-    process.stderr.write(
-      `      no node on this machine (${nodeSkipped}): the watcher runs as a local process instead, as with npm start -- ${LOCAL_FLAG}\n`,
+  if (node && nodeSkipped) {
+    say(
+      `      no node: ${nodeSkipped}; the watcher runs as a local process instead (${LOCAL_FLAG})`,
     );
+    steps.total = DEPLOYED_STEPS + 1;
   }
-  if (nodeSkipped) steps.total = DEPLOYED_STEPS + 1;
-  if (local || existing || nodeSkipped) await startLocal(c, steps, started, existing);
+  if (!node || nodeSkipped) await startLocal(c, steps, started, existing);
   else await startDeployed(c, steps, started, abort);
 }
 
