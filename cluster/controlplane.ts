@@ -162,19 +162,9 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
   const dataDir = options.dataDir ?? (tempDir as string);
   const args = ["up", `--data-dir=${dataDir}`];
   if (options.port) args.push(`--port=${options.port}`);
-  const nodeSkipped = options.node
-    ? nodeBlocker(line => process.stderr.write(`host: ${line}\n`))
-    : undefined;
-  const node = options.node === true && nodeSkipped === undefined;
-  let image: ControllerImage | undefined;
-  if (node) {
-    args.push("--node", `--containerd-dir=${buildContainerd(options.progress ?? false)}`);
-    if (options.controllerImage) {
-      const onProgress = options.progress ? undefined : () => undefined;
-      image = await buildControllerImage({ onProgress });
-      args.push(`--image=${image.archive}`);
-    }
-  }
+  const { nodeArgs, nodeSkipped, image } = await nodeOptions(options);
+  args.push(...nodeArgs);
+  const node = nodeArgs.length > 0;
   const stopTimeoutMs = node ? NODE_STOP_TIMEOUT_MS : STOP_TIMEOUT_MS;
   // Its own process group: a Ctrl-C in the terminal reaches only us, and stop() shuts it down in
   // order. If we die without stop(), it notices that its parent is gone and stops itself.
@@ -214,6 +204,24 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
     ...localHandle(child, exited, ready, kubectl, tempDir, stopTimeoutMs),
     controllerImage: image,
   };
+}
+
+/**
+ * The node's part of `controlplane up`'s arguments: none without `node`, or when this machine
+ * cannot run it (then `nodeSkipped` says why); with `controllerImage`, the image to import.
+ */
+async function nodeOptions(
+  options: StartOptions,
+): Promise<{ nodeArgs: string[]; nodeSkipped?: string; image?: ControllerImage }> {
+  if (!options.node) return { nodeArgs: [] };
+  const nodeSkipped = nodeBlocker(line => process.stderr.write(`host: ${line}\n`));
+  if (nodeSkipped) return { nodeArgs: [], nodeSkipped };
+  const nodeArgs = ["--node", `--containerd-dir=${buildContainerd(options.progress ?? false)}`];
+  if (!options.controllerImage) return { nodeArgs };
+  const image = await buildControllerImage({
+    onProgress: options.progress ? undefined : () => undefined,
+  });
+  return { nodeArgs: [...nodeArgs, `--image=${image.archive}`], image };
 }
 
 /**

@@ -142,5 +142,5 @@ export {
 } from "./requirements";
 export type { Need, Requirement } from "./requirements";
 /** Every way a run is asked to end (signals, closed stdout/stderr, parent gone), as one event. */
-export { watchStopRequests, parentPid, EXIT_AT_ONCE } from "./stop-requests";
+export { watchStopRequests, parentPid, interruptedExitCode, EXIT_AT_ONCE } from "./stop-requests";
 export type { StopRequests } from "./stop-requests";

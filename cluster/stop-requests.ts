@@ -3,6 +3,7 @@
 // killed. Each must lead to the same clean stop, which is why `npm start` and
 // `npm run cluster -- up` share it.
 import { readFileSync } from "node:fs";
+import os from "node:os";
 
 /** How often the parent process is checked. */
 const PARENT_POLL_MS = 1_000;
@@ -94,4 +95,14 @@ export function watchStopRequests(
       for (const s of STOP_SIGNALS) process.off(s, onSignal);
     },
   };
+}
+
+/**
+ * The exit code of a run stopped before it was up: 128 + the signal's number, as a shell reports
+ * a job killed by it; 0 when the reader closed stdout (`| head` has what it wanted) or the parent
+ * is gone (nobody reads the code).
+ */
+export function interruptedExitCode(reason: string): number {
+  const signal = os.constants.signals[reason as NodeJS.Signals];
+  return signal ? 128 + signal : 0;
 }

@@ -9,7 +9,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 
 import type { ControlPlane, ReadyLine } from "../cluster";
-import { watchStopRequests } from "../cluster/stop-requests";
+import { interruptedExitCode, watchStopRequests } from "../cluster/stop-requests";
 
 const USAGE = `usage: npm run cluster -- COMMAND [--data-dir DIR]
   up [--no-node] [--fresh]
@@ -95,7 +95,10 @@ async function up(dataDir: string, node: boolean, fresh: boolean): Promise<numbe
     return 0;
   } catch (err) {
     await cp?.stop().catch(e => process.stderr.write(`${(e as Error).message}\n`));
-    throw err;
+    const reason = requests.reason();
+    if (reason === undefined) throw err;
+    process.stderr.write(`stopped before the cluster was up (${reason}); kept in ${dataDir}\n`);
+    return interruptedExitCode(reason);
   } finally {
     requests.dispose();
   }

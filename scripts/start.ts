@@ -17,12 +17,11 @@
 // local-process watcher will listen on it (--local, USE_EXISTING_CLUSTER); the deployed watcher
 // has its pod's own network, so by default the host's port 3000 may be in use. The node's ports
 // are picked free by cluster/controlplane, so none of them is fixed.
-import os from "node:os";
 import path from "node:path";
 
 import { OBSERVED_DEADLINE_MS } from "../capabilities/deadlines";
 import { assertPortsFree } from "../cluster/ports.cjs";
-import { StopRequests, watchStopRequests } from "../cluster/stop-requests";
+import { interruptedExitCode, StopRequests, watchStopRequests } from "../cluster/stop-requests";
 import {
   FLUSH_INTERVAL_MS,
   scheduleStoreName,
@@ -293,16 +292,6 @@ function untilStopped(mod: ModuleProcess, requests: StopRequests): Promise<numbe
     return 1;
   });
   return Promise.race([died, requests.requested.then(() => 0)]);
-}
-
-/**
- * The exit code of a run stopped before the module was up: 128 + the signal's number, as a shell
- * reports a job killed by it; 0 when the reader closed stdout (`| head` has what it wanted) or the
- * parent is gone (nobody reads the code).
- */
-function interruptedExitCode(reason: string): number {
-  const signal = os.constants.signals[reason as NodeJS.Signals];
-  return signal ? 128 + signal : 0;
 }
 
 /** Every step; resolves false when a stop was requested before they were done. */

@@ -1,9 +1,10 @@
 // cluster/stop-requests.ts: every way a run is asked to end becomes one request with its reason.
-// Signals are delivered with process.emit (the handlers Node would call, with the signal's name), stream errors with
-// stream.emit; process.exit is mocked. The real signals are sent to real runs by
-// test/e2e/in-cluster/run-ends.test.ts.
+// Signals are delivered with process.emit (the handlers Node would call, with the signal's name),
+// stream errors with stream.emit; process.exit is mocked. The real signals are sent to real runs
+// by test/e2e/in-cluster/run-ends.test.ts.
 import {
   EXIT_AT_ONCE,
+  interruptedExitCode,
   parentPid,
   StopRequests,
   watchStopRequests,
@@ -62,5 +63,11 @@ describe("stop requests", () => {
   it("reads parent pids from /proc: ours, and none for a process that does not exist", () => {
     expect(parentPid()).toBe(process.ppid);
     expect(parentPid(2 ** 22 + 1)).toBeUndefined(); // above pid_max's ceiling
+  });
+
+  it("a run stopped before it was up exits 128 + the signal, or 0 when its reader left", () => {
+    expect(
+      ["SIGHUP", "SIGINT", "SIGTERM", "stdout closed", "parent gone"].map(interruptedExitCode),
+    ).toEqual([129, 130, 143, 0, 0]);
   });
 });
