@@ -123,11 +123,15 @@ export function ensureRequirements(
   const why = [...new Set(missing.map(r => r.why))].join("; ");
   say(`installing ${packages.join(" ")} with apt-get (${why})...`);
   const started = Date.now();
-  const failure =
-    apt(["update", "-qq"]) ?? apt(["install", "-y", "-qq", "--no-install-recommends", ...packages]);
+  // a source other than Debian's may fail the update while Debian's lists are fresh: go on
+  const updateFailure = apt(["update", "-qq"]);
+  const failure = apt(["install", "-y", "-qq", "--no-install-recommends", ...packages]);
   const still = missingRequirements(needs);
   if (failure || still.length > 0) {
-    say(`apt-get could not install ${packages.join(" ")}: ${failure ?? describeMissing(still)}`);
+    const after = updateFailure ? ` (after ${updateFailure})` : "";
+    say(
+      `apt-get could not install ${packages.join(" ")}: ${failure ?? describeMissing(still)}${after}`,
+    );
     return still;
   }
   say(
