@@ -44,12 +44,16 @@ rules:
 // keeps the kubernetes Service's endpoints itself, authorizes kubelets with the Node
 // authorizer and NodeRestriction, and reaches kubelets (logs, exec) with a client certificate.
 func apiserverArgs(dataDir string, p *pki, etcdURL string, port int, nodeIP string) ([]string, error) {
+	etcdClientCert, etcdClientKey := p.certPair(etcdClientName)
 	policy := filepath.Join(dataDir, "audit-policy.yaml")
 	if err := os.WriteFile(policy, []byte(auditPolicy), 0o600); err != nil {
 		return nil, err
 	}
 	args := []string{
 		"--etcd-servers=" + etcdURL,
+		"--etcd-cafile=" + p.caCert,
+		"--etcd-certfile=" + etcdClientCert,
+		"--etcd-keyfile=" + etcdClientKey,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
 		"--secure-port=" + strconv.Itoa(port),

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
 )
 
@@ -13,13 +14,18 @@ import (
 const etcdReadyTimeout = 60 * time.Second
 
 // startEtcd runs etcd in this process with its data in dataDir/etcd (kept across restarts)
-// and its log in dataDir/etcd.log. It returns the client URL for kube-apiserver.
-func startEtcd(dataDir string, clientPort, peerPort int) (*embed.Etcd, string, error) {
+// and its log in dataDir/etcd.log. It returns the client URL for kube-apiserver. Both its
+// listeners require a client certificate from the cluster's CA, as kubeadm's etcd does: a port
+// on 127.0.0.1 is open to every user of the machine, the pki dir (0700) only to its owner.
+func startEtcd(dataDir string, p *pki, clientPort, peerPort int) (*embed.Etcd, string, error) {
 	cfg := embed.NewConfig()
 	cfg.Name = "controlplane"
 	cfg.Dir = filepath.Join(dataDir, "etcd")
-	client := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", clientPort)}
-	peer := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", peerPort)}
+	cert, key := p.certPair(etcdServerName)
+	tls := transport.TLSInfo{CertFile: cert, KeyFile: key, TrustedCAFile: p.caCert, ClientCertAuth: true}
+	cfg.ClientTLSInfo, cfg.PeerTLSInfo = tls, tls
+	client := url.URL{Scheme: "https", Host: fmt.Sprintf("127.0.0.1:%d", clientPort)}
+	peer := url.URL{Scheme: "https", Host: fmt.Sprintf("127.0.0.1:%d", peerPort)}
 	cfg.ListenClientUrls = []url.URL{client}
 	cfg.AdvertiseClientUrls = []url.URL{client}
 	cfg.ListenPeerUrls = []url.URL{peer}

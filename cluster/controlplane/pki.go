@@ -76,6 +76,9 @@ func (p *pki) ensure(extraIPs ...net.IP) error {
 	if err := p.ensureClient(p.adminCert, p.adminKey, "admin", "system:masters"); err != nil {
 		return err
 	}
+	if err := p.ensureEtcd(); err != nil {
+		return err
+	}
 	if err := p.ensureClient(p.controllersCert, p.controllersKey, "system:kube-controller-manager",
 		"system:masters"); err != nil {
 		return err
@@ -95,6 +98,28 @@ func (p *pki) ensure(extraIPs ...net.IP) error {
 		return err
 	}
 	return writePEM(p.saPub, "PUBLIC KEY", pub)
+}
+
+// The etcd server's certificate (also its peer and client certificate) and kube-apiserver's
+// client certificate for etcd, in the pki dir.
+const (
+	etcdServerName = "etcd-server"
+	etcdClientName = "apiserver-etcd-client"
+)
+
+// ensureEtcd makes etcd's serving certificate (127.0.0.1) and kube-apiserver's client one.
+func (p *pki) ensureEtcd() error {
+	cert, key := p.certPair(etcdServerName)
+	if err := p.ensureLeaf(cert, key, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: "etcd"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		DNSNames:    []string{"localhost"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+	}); err != nil {
+		return err
+	}
+	cert, key = p.certPair(etcdClientName)
+	return p.ensureClient(cert, key, "kube-apiserver-etcd-client", "")
 }
 
 // ensureClient makes a client certificate for user cn in group org (org may be empty).

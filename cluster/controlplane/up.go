@@ -202,7 +202,7 @@ func up(o upOptions) error {
 	}
 
 	step := time.Now()
-	etcd, etcdURL, err := startEtcd(dataDir, pt.EtcdClient, pt.EtcdPeer)
+	etcd, etcdURL, err := startEtcd(dataDir, p, pt.EtcdClient, pt.EtcdPeer)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 // Smoke test of the local control plane: it serves, keeps its data across a restart, can stop and
 // start kube-apiserver while etcd runs, and refuses a port in use with its own exit code.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import https from "node:https";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -48,6 +49,50 @@ describeLocal("local control plane", () => {
       "namespace/kube-public",
       "namespace/kube-system",
     ]);
+  });
+
+  it("etcd answers only a client with the cluster's certificate, which only the owner can read", async () => {
+    const started = (cp = await startControlPlane({ dataDir }));
+    const etcd = new URL(started.local?.etcd ?? "");
+    expect([etcd.protocol, etcd.hostname]).toEqual(["https:", "127.0.0.1"]);
+    const pki = path.join(dataDir, "pki");
+    const ca = readFileSync(path.join(pki, "ca.crt"));
+    // every key under /registry/, counted: what an anonymous local user once could read
+    const body = JSON.stringify({
+      key: Buffer.from("/registry/").toString("base64"),
+      range_end: Buffer.from("/registry0").toString("base64"),
+      count_only: true,
+    });
+    const rangeAs = (client: { cert?: Buffer; key?: Buffer }) =>
+      new Promise<{ status?: number; count?: string; error?: string }>(resolve => {
+        const req = https.request(
+          {
+            host: etcd.hostname,
+            port: etcd.port,
+            path: "/v3/kv/range",
+            method: "POST",
+            ca,
+            ...client,
+          },
+          res => {
+            let data = "";
+            res.on("data", chunk => (data += chunk));
+            res.on("end", () => resolve({ status: res.statusCode, count: JSON.parse(data).count }));
+          },
+        );
+        req.on("error", (err: NodeJS.ErrnoException) => resolve({ error: err.code }));
+        req.end(body);
+      });
+    expect(await rangeAs({})).toEqual({ error: "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED" });
+    const client = {
+      cert: readFileSync(path.join(pki, "apiserver-etcd-client.crt")),
+      key: readFileSync(path.join(pki, "apiserver-etcd-client.key")),
+    };
+    const allowed = await rangeAs(client);
+    expect(allowed.status).toBe(200);
+    expect(Number(allowed.count)).toBeGreaterThan(0);
+    expect(statSync(pki).mode & 0o777).toBe(0o700);
+    expect(statSync(path.join(pki, "apiserver-etcd-client.key")).mode & 0o777).toBe(0o600);
   });
 
   it("keeps namespaces, CRDs and custom resources across a restart", async () => {
