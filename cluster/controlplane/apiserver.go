@@ -49,6 +49,10 @@ func apiserverArgs(dataDir string, p *pki, etcdURL string, port int, nodeIP stri
 	if err := os.WriteFile(policy, []byte(auditPolicy), 0o600); err != nil {
 		return nil, err
 	}
+	authn := filepath.Join(dataDir, "authentication-config.yaml")
+	if err := os.WriteFile(authn, []byte(healthOnlyAnonymous), 0o600); err != nil {
+		return nil, err
+	}
 	args := []string{
 		"--etcd-servers=" + etcdURL,
 		"--etcd-cafile=" + p.caCert,
@@ -61,6 +65,7 @@ func apiserverArgs(dataDir string, p *pki, etcdURL string, port int, nodeIP stri
 		"--tls-cert-file=" + p.servingCert,
 		"--tls-private-key-file=" + p.servingKey,
 		"--client-ca-file=" + p.caCert,
+		"--authentication-config=" + authn,
 		"--authorization-mode=RBAC",
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-signing-key-file=" + p.saKey,
@@ -102,6 +107,19 @@ func apiserverArgs(dataDir string, p *pki, etcdURL string, port int, nodeIP stri
 	})
 	return append(args, node...), nil
 }
+
+// healthOnlyAnonymous lets requests without credentials reach the health endpoints only, as
+// kubeadm's and k3s's probes need them; anything else without credentials is 401, where the
+// default (--anonymous-auth=true) would let RBAC decide (and /version answered anyone).
+const healthOnlyAnonymous = `apiVersion: apiserver.config.k8s.io/v1
+kind: AuthenticationConfiguration
+anonymous:
+  enabled: true
+  conditions:
+  - path: /livez
+  - path: /readyz
+  - path: /healthz
+`
 
 // runAPIServer runs kube-apiserver in this process until ctx is done, as
 // app.NewAPIServerCommand does but with our context (that command installs its own signal

@@ -29,7 +29,11 @@ type pki struct {
 	saKey, saPub                    string
 }
 
-const certValidity = 10 * 365 * 24 * time.Hour
+// The CA lives 10 years, its leaf certificates one, as kubeadm's do.
+const (
+	caValidity   = 10 * 365 * 24 * time.Hour
+	leafValidity = 365 * 24 * time.Hour
+)
 
 func newPKI(dataDir string) *pki {
 	d := filepath.Join(dataDir, "pki")
@@ -144,7 +148,7 @@ func (p *pki) ensureCA() error {
 		SerialNumber:          serial(),
 		Subject:               pkix.Name{CommonName: "hello-pepr-store-resources-ca"},
 		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(certValidity),
+		NotAfter:              time.Now().Add(caValidity),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
@@ -183,7 +187,7 @@ func (p *pki) ensureLeaf(certPath, keyPath string, tmpl *x509.Certificate) error
 	}
 	tmpl.SerialNumber = serial()
 	tmpl.NotBefore = time.Now().Add(-time.Hour)
-	tmpl.NotAfter = time.Now().Add(certValidity)
+	tmpl.NotAfter = time.Now().Add(leafValidity)
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {

@@ -604,6 +604,15 @@ func lockDataDir(dataDir string) (func(), error) {
 
 // logToFile sends klog (kube-apiserver, controllers) to path, keeping the console for progress.
 func logToFile(path string) error {
+	// klog would create it 0644; the components' log names the data dir's files and tokens' users
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	if err := os.Chmod(path, 0o600); err != nil {
+		return err
+	}
 	fs := goflag.NewFlagSet("klog", goflag.ContinueOnError)
 	klog.InitFlags(fs)
 	for k, v := range map[string]string{"logtostderr": "false", "alsologtostderr": "false",

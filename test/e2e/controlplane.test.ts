@@ -1,6 +1,8 @@
-// Smoke test of the local control plane: it serves, keeps its data across a restart, can stop and
-// start kube-apiserver while etcd runs, and refuses a port in use with its own exit code.
+// Smoke test of the local control plane: it serves, lets no one without the cluster's credentials
+// into etcd or past kube-apiserver's health endpoints, keeps its data across a restart, can stop
+// and start kube-apiserver while etcd runs, and refuses a port in use with its own exit code.
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
 import https from "node:https";
 import net from "node:net";
 import os from "node:os";
@@ -93,6 +95,42 @@ describeLocal("local control plane", () => {
     expect(Number(allowed.count)).toBeGreaterThan(0);
     expect(statSync(pki).mode & 0o777).toBe(0o700);
     expect(statSync(path.join(pki, "apiserver-etcd-client.key")).mode & 0o777).toBe(0o600);
+    expect(statSync(path.join(dataDir, "controlplane.log")).mode & 0o777).toBe(0o600);
+    // leaf certificates live one year, the CA ten, as kubeadm's
+    const years = (file: string) =>
+      Math.round(
+        (Date.parse(new X509Certificate(readFileSync(path.join(pki, file))).validTo) - Date.now()) /
+          (365 * 86_400_000),
+      );
+    expect(
+      ["ca.crt", "etcd-server.crt", "apiserver-etcd-client.crt", "apiserver.crt"].map(years),
+    ).toEqual([10, 1, 1, 1]);
+  });
+
+  it("kube-apiserver answers a request without credentials on its health endpoints only", async () => {
+    const started = (cp = await startControlPlane({ dataDir }));
+    const server = new URL(started.server);
+    const ca = readFileSync(path.join(dataDir, "pki", "ca.crt"));
+    const anonymousGet = (urlPath: string) =>
+      new Promise<string>((resolve, reject) => {
+        https
+          .get({ host: server.hostname, port: server.port, path: urlPath, ca }, res => {
+            let data = "";
+            res.on("data", chunk => (data += chunk));
+            res.on("end", () => resolve(`${res.statusCode} ${data.trim()}`));
+          })
+          .on("error", reject);
+      });
+    expect(await anonymousGet("/readyz")).toBe("200 ok");
+    expect(await anonymousGet("/livez")).toBe("200 ok");
+    expect(await anonymousGet("/healthz")).toBe("200 ok");
+    for (const urlPath of ["/version", "/api/v1/namespaces/kube-system/secrets", "/apis"]) {
+      expect(JSON.parse((await anonymousGet(urlPath)).slice(4))).toMatchObject({
+        kind: "Status",
+        code: 401,
+        reason: "Unauthorized",
+      });
+    }
   });
 
   it("keeps namespaces, CRDs and custom resources across a restart", async () => {
