@@ -129,7 +129,7 @@ export type { LoadedImage, DeployResult } from "./deploy";
 /** Waiting on a condition with a deadline that names what it waited for. */
 export { waitFor, sleep, seconds, TimeoutError, DEFAULT_WAIT_MS, DEFAULT_POLL_MS } from "./wait";
 /** The repository root and the files `npx pepr build` writes. */
-export { repoRoot, buildOutputs, findOnPath } from "./paths";
+export { repoRoot, buildOutputs, findOnPath, mountsUnder } from "./paths";
 /** What the machine needs (Debian packages), installed as root with apt-get, stated once. */
 export {
   REQUIREMENTS,

@@ -1,5 +1,5 @@
 // Where things are: the repository root and the files a build produces.
-import { accessSync, constants } from "node:fs";
+import { accessSync, constants, readFileSync } from "node:fs";
 import path from "node:path";
 
 import { moduleUUID } from "../store/contract";
@@ -30,4 +30,12 @@ export function findOnPath(name: string): string | undefined {
     }
   }
   return undefined;
+}
+
+/** Mount points at or under `dir` (a node run that was killed can leave some). */
+export function mountsUnder(dir: string): string[] {
+  return readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .map(line => line.split(" ")[4] ?? "")
+    .filter(point => point === dir || point.startsWith(`${dir}/`));
 }

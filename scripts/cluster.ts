@@ -9,6 +9,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 
 import type { ControlPlane, ReadyLine } from "../cluster";
+import { mountsUnder } from "../cluster/paths";
 import { interruptedExitCode, watchStopRequests } from "../cluster/stop-requests";
 
 const USAGE = `usage: npm run cluster -- COMMAND [--data-dir DIR]
@@ -139,14 +140,6 @@ async function load(dataDir: string, archive: string, name?: string): Promise<nu
   const c = await import("../cluster");
   process.stdout.write(c.loadImageArchive(c.requireNode(running), path.resolve(archive), name));
   return 0;
-}
-
-/** Mount points at or under `dir` (a killed node run can leave some). */
-function mountsUnder(dir: string): string[] {
-  return readFileSync("/proc/self/mountinfo", "utf8")
-    .split("\n")
-    .map(line => line.split(" ")[4] ?? "")
-    .filter(point => point === dir || point.startsWith(`${dir}/`));
 }
 
 function deleteCluster(dataDir: string): number {

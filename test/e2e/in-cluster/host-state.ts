@@ -71,14 +71,6 @@ export function hostState(): HostState {
   };
 }
 
-/** Mount points under `dir`. */
-export function mountsUnder(dir: string): string[] {
-  return readFileSync("/proc/self/mountinfo", "utf8")
-    .split("\n")
-    .map(line => line.split(" ")[4] ?? "")
-    .filter(point => point === dir || point.startsWith(`${dir}/`));
-}
-
 /** Processes whose command line or environment names `dir` (containerd, shims, kubelet...). */
 export function processesNaming(dir: string): string[] {
   return readdirSync("/proc")

@@ -41,6 +41,7 @@ import {
   writeImageArchive,
 } from "../../../cluster";
 import { report } from "../scenario";
+import { processesNaming } from "./host-state";
 
 const NAMESPACE = "node-e2e";
 const IMAGE = "localhost/hello-pepr-store-resources/node-image";
@@ -86,20 +87,6 @@ function buildImage(dir: string): string {
   const archive = path.join(dir, "node-image.tar");
   writeImageArchive(rootfs, archive, TAG, "/server");
   return archive;
-}
-
-/** Processes whose command line names dir (containerd, shims, kubelet, pods' shims...). */
-function processesNaming(dir: string): string[] {
-  return readdirSync("/proc")
-    .filter(p => /^\d+$/.test(p) && Number(p) !== process.pid)
-    .map(p => {
-      try {
-        return readFileSync(`/proc/${p}/cmdline`, "utf8").replace(/\0/g, " ").trim();
-      } catch {
-        return "";
-      }
-    })
-    .filter(cmd => cmd.includes(dir));
 }
 
 /**

@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
-import { NODE_START_TIMEOUT_MS, repoRoot, waitFor } from "../../../cluster";
-import { hostState, HostState, mountsUnder, processesNaming } from "./host-state";
+import { mountsUnder, NODE_START_TIMEOUT_MS, repoRoot, waitFor } from "../../../cluster";
+import { hostState, HostState, processesNaming } from "./host-state";
 
 /** The node start (which may wait for another run's node) and, for npm start, the deploy. */
 const READY_TIMEOUT_MS = NODE_START_TIMEOUT_MS + 300_000;
