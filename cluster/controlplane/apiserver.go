@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/spf13/pflag"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
@@ -40,8 +43,8 @@ rules:
 
 // apiserverArgs are the kube-apiserver flags for a local control plane. Without a node
 // (nodeIP empty) it serves on 127.0.0.1 only, with RBAC and no endpoints for the kubernetes
-// Service. With a node it listens on every address and advertises nodeIP, which pods reach,
-// keeps the kubernetes Service's endpoints itself, authorizes kubelets with the Node
+// Service. With a node it also serves on nodeIP, the bridge's address that pods reach and other
+// machines do not (see apiserverListener), advertises it, keeps the kubernetes Service's endpoints itself, authorizes kubelets with the Node
 // authorizer and NodeRestriction, and reaches kubelets (logs, exec) with a client certificate.
 func apiserverArgs(dataDir string, p *pki, etcdURL string, port int, nodeIP string) ([]string, error) {
 	etcdClientCert, etcdClientKey := p.certPair(etcdClientName)
@@ -90,7 +93,6 @@ func apiserverArgs(dataDir string, p *pki, etcdURL string, port int, nodeIP stri
 		return nil, err
 	}
 	node := []string{
-		"--bind-address=0.0.0.0",
 		"--advertise-address=" + nodeIP,
 		"--endpoint-reconciler-type=lease",
 		"--authorization-mode=Node,RBAC",
@@ -124,7 +126,7 @@ anonymous:
 // runAPIServer runs kube-apiserver in this process until ctx is done, as
 // app.NewAPIServerCommand does but with our context (that command installs its own signal
 // handler and ignores the caller's). It can be called again after it returns.
-func runAPIServer(ctx context.Context, args []string) error {
+func runAPIServer(ctx context.Context, args []string, port int, nodeIP string) error {
 	s := options.NewServerRunOptions()
 	fs := pflag.NewFlagSet("kube-apiserver", pflag.ContinueOnError)
 	for _, f := range s.Flags().FlagSets {
@@ -132,6 +134,13 @@ func runAPIServer(ctx context.Context, args []string) error {
 	}
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("kube-apiserver flags: %w", err)
+	}
+	if nodeIP != "" {
+		lis, err := apiserverListener(port, nodeIP)
+		if err != nil {
+			return err
+		}
+		s.SecureServing.Listener = lis // the server closes it when it stops
 	}
 	if err := s.GenericServerRunOptions.ComponentGlobalsRegistry.Set(); err != nil {
 		return err
@@ -146,3 +155,70 @@ func runAPIServer(ctx context.Context, args []string) error {
 	}
 	return app.Run(ctx, completed)
 }
+
+// apiserverListener listens on 127.0.0.1:port and nodeIP:port: --bind-address takes one
+// address, and 0.0.0.0 would also serve every other machine on the network.
+func apiserverListener(port int, nodeIP string) (net.Listener, error) {
+	loopback, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return nil, err
+	}
+	bridge, err := net.Listen("tcp", net.JoinHostPort(nodeIP, strconv.Itoa(port)))
+	if err != nil {
+		loopback.Close()
+		return nil, err
+	}
+	return newMergedListener(loopback, bridge), nil
+}
+
+// mergedListener accepts on several listeners as one (written here: the standard library and
+// apimachinery have none). Addr is the first one's.
+type mergedListener struct {
+	all   []net.Listener
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newMergedListener(all ...net.Listener) *mergedListener {
+	m := &mergedListener{all: all, conns: make(chan net.Conn), done: make(chan struct{})}
+	for _, l := range all {
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return // closed
+				}
+				select {
+				case m.conns <- c:
+				case <-m.done:
+					c.Close()
+					return
+				}
+			}
+		}()
+	}
+	return m
+}
+
+func (m *mergedListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-m.conns:
+		return c, nil
+	case <-m.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (m *mergedListener) Close() error {
+	var errs []error
+	m.once.Do(func() {
+		close(m.done)
+		for _, l := range m.all {
+			errs = append(errs, l.Close())
+		}
+	})
+	return errors.Join(errs...)
+}
+
+func (m *mergedListener) Addr() net.Addr { return m.all[0].Addr() }

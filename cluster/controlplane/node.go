@@ -20,6 +20,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	remote "k8s.io/cri-client/pkg"
+
+	"github.com/vishvananda/netlink"
 )
 
 const (
@@ -91,9 +93,6 @@ func nodeMissing(containerdDir string) []string {
 		missing = append(missing, strings.Join(files, ", ")+" in --containerd-dir "+containerdDir+
 			" (cluster/containerd/build.sh builds them)")
 	}
-	if _, err := hostIP(); err != nil {
-		missing = append(missing, err.Error())
-	}
 	return missing
 }
 
@@ -124,37 +123,51 @@ func probeCgroupWrite() error {
 	return syscall.Rmdir(probe)
 }
 
-// hostIP is the address the API server advertises and the kubelet serves on: the source
-// address of the default route, which pods reach through the bridge.
-func hostIP() (string, error) {
-	conn, err := net.Dial("udp4", "192.0.2.255:9") // UDP "connect" sends nothing; it picks the route
-	if err == nil {
-		defer conn.Close()
-		if ip := conn.LocalAddr().(*net.UDPAddr).IP; !ip.IsLoopback() {
-			return ip.String(), nil
+// nodeIP is the address the API server (besides 127.0.0.1) and the kubelet serve on: the
+// bridge's, in the pod network, which pods reach and other machines have no route to.
+const nodeIP = "10.244.0.1"
+
+// bridgeFree says why the pod network's bridge cannot be made: a link of that name exists or
+// a route of the host overlaps the pod network (a VPN, another cluster's pods).
+func bridgeFree() error {
+	if _, err := netlink.LinkByName(bridgeName); err == nil {
+		return fmt.Errorf("a network link named %s already exists: this run would use and remove it (ip link show %s)", bridgeName, bridgeName)
+	}
+	_, pods, _ := net.ParseCIDR(podCIDR)
+	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		return err
+	}
+	for _, r := range routes {
+		if r.Dst != nil && r.Dst.IP.To4() != nil && (pods.Contains(r.Dst.IP) || r.Dst.Contains(pods.IP)) && !r.Dst.IP.IsUnspecified() {
+			return fmt.Errorf("the pod network %s overlaps the host's route to %s: another network uses these addresses", podCIDR, r.Dst)
 		}
 	}
-	addrs, _ := net.InterfaceAddrs()
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
-			return n.IP.String(), nil
-		}
+	return nil
+}
+
+// createBridge makes the pod network's bridge with nodeIP before the API server starts (the
+// bridge CNI plugin then uses it as it is).
+func createBridge() error {
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: bridgeName}}
+	if err := netlink.LinkAdd(br); err != nil {
+		return fmt.Errorf("create the bridge %s: %w", bridgeName, err)
 	}
-	return "", errors.New("a non-loopback IPv4 address for the API server and the kubelet")
+	addr, _ := netlink.ParseAddr(nodeIP + "/" + strings.Split(podCIDR, "/")[1])
+	if err := netlink.AddrAdd(br, addr); err != nil {
+		return fmt.Errorf("address %s on %s: %w", addr, bridgeName, err)
+	}
+	return netlink.LinkSetUp(br)
 }
 
 // prepareNode takes the machine's node lock, cleans what a killed earlier run left, records
 // the host state and writes certificates and configs. It runs before etcd starts.
 func prepareNode(dataDir, name, containerdDir string, p *pki) (*node, error) {
-	ip, err := hostIP()
-	if err != nil {
-		return nil, err
-	}
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	n := &node{name: name, ip: ip, dataDir: dataDir, self: self, containerdDir: containerdDir,
+	n := &node{name: name, ip: nodeIP, dataDir: dataDir, self: self, containerdDir: containerdDir,
 		paths: newNodePaths(dataDir), pki: p, spawn: make(chan func())}
 	if n.unlock, err = lockNode(dataDir); err != nil {
 		return nil, err
@@ -175,9 +188,18 @@ func prepareNode(dataDir, name, containerdDir string, p *pki) (*node, error) {
 		n.unlock()
 		return nil, err
 	}
+	if err := bridgeFree(); err != nil {
+		n.unlock()
+		return nil, err
+	}
 	if n.host, err = recordHostState(dataDir, n.paths.dir, bridgeName); err != nil {
 		n.unlock()
 		return nil, fmt.Errorf("record the host state: %w", err)
+	}
+	if err := createBridge(); err != nil {
+		_ = n.host.restore(n.paths.dir)
+		n.unlock()
+		return nil, err
 	}
 	go n.spawner()
 	return n, nil

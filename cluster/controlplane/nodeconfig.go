@@ -165,6 +165,7 @@ func proxyConfig(kubeconfig, nodeName string, healthzPort, metricsPort int) ([]b
 		MetricsBindAddress: fmt.Sprintf("127.0.0.1:%d", metricsPort),
 		OOMScoreAdj:        ptr.To(int32(0)),
 		IPTables:           proxyv1alpha1.KubeProxyIPTablesConfiguration{LocalhostNodePorts: ptr.To(false)},
+		NodePortAddresses:  []string{nodeIP + "/32"}, // NodePorts on the bridge only, not the host's network
 		Conntrack: proxyv1alpha1.KubeProxyConntrackConfiguration{MaxPerCore: ptr.To(int32(0)),
 			Min: ptr.To(int32(0)), TCPEstablishedTimeout: zero, TCPCloseWaitTimeout: zero},
 	}

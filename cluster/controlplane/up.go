@@ -297,7 +297,7 @@ func startAPIServer(dataDir string, p *pki, etcdURL string, port int, nodeIP, ku
 		return nil, err
 	}
 	server := fmt.Sprintf("https://127.0.0.1:%d", port)
-	api := &apiserver{args: apiArgs, server: server, pki: p}
+	api := &apiserver{args: apiArgs, server: server, port: port, nodeIP: nodeIP, pki: p}
 	if err := api.start(); err != nil {
 		return nil, err
 	}
@@ -416,6 +416,8 @@ func parentGone(ppid int) <-chan struct{} {
 type apiserver struct {
 	args   []string
 	server string
+	port   int
+	nodeIP string // also served on, with a node
 	pki    *pki
 
 	mu     sync.Mutex
@@ -435,7 +437,7 @@ func (a *apiserver) start() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runAPIServer(ctx, a.args) }()
+	go func() { done <- runAPIServer(ctx, a.args, a.port, a.nodeIP) }()
 	if err := waitReady(a.server, a.pki, done); err != nil {
 		cancel()
 		return err
