@@ -22,8 +22,13 @@ export const ENV_START_TIMEOUT = "CONTROLPLANE_START_TIMEOUT_MS";
 export const DEFAULT_START_TIMEOUT_MS = 180_000;
 /** Deadline for the control plane to exit after SIGTERM before it is killed. */
 export const STOP_TIMEOUT_MS = 30_000;
-/** The same with a node: the kubelet, pods and containerd stop first, then the machine is restored. */
-export const NODE_STOP_TIMEOUT_MS = 120_000;
+/**
+ * The same with a node: the kubelet, pods and containerd stop first, then the machine is
+ * restored. Each of those steps has its own bound in the control plane (20 s a component, 60 s
+ * for the pods, 30 s an iptables call); if it is killed anyway, its host-state record (kept
+ * outside the data dir) lets the next node start finish the restore.
+ */
+export const NODE_STOP_TIMEOUT_MS = 300_000;
 /**
  * Ready deadline with a node: one node runs per machine, so `up --node` may first wait up to
  * 10 minutes for another run's node to stop (saying so), then start in seconds.
@@ -35,6 +40,7 @@ const EXIT_MEANINGS: Record<number, string> = {
   3: "a port it needs is already in use",
   4: "its data dir is used by another controlplane",
   5: "its node could not start (the component's log is named above)",
+  6: "a component exited after the cluster was up (named above); everything was stopped",
   10: "no Go toolchain on PATH: install Go >= 1.26 (on these machines /usr/local/go/bin)",
   11: "the Go toolchain is older than 1.26",
 };
@@ -93,6 +99,11 @@ export interface ControlPlane {
   startAPIServer(): Promise<void>;
   /** Stops everything it started; idempotent. */
   stop(): Promise<void>;
+  /**
+   * Resolves with what happened if the local control plane ends on its own (a component exited:
+   * the message names it and its log); never once stop() was called, nor on an existing cluster.
+   */
+  ended?: Promise<string>;
 }
 
 export interface StartOptions {
@@ -201,7 +212,7 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
   }
 
   return {
-    ...localHandle(child, exited, ready, kubectl, tempDir, stopTimeoutMs),
+    ...localHandle(child, exited, stderr, ready, kubectl, tempDir, stopTimeoutMs),
     controllerImage: image,
   };
 }
@@ -249,12 +260,18 @@ export async function switchAPIServer(
 function localHandle(
   child: ChildProcess,
   exited: Promise<number | null>,
+  stderr: string[],
   ready: ReadyLine,
   kubectl: string,
   tempDir: string | undefined,
   stopTimeoutMs: number,
 ): ControlPlane {
   let stopped: Promise<void> | undefined;
+  const ended = exited.then(code => {
+    if (stopped) return new Promise<string>(() => undefined);
+    const last = [...stderr].reverse().find(line => line.startsWith("controlplane: "));
+    return `the control plane exited with ${code}${code !== null && EXIT_MEANINGS[code] ? ` (${EXIT_MEANINGS[code]})` : ""}: ${last?.slice("controlplane: ".length) ?? "no message"}`;
+  });
   const stop = async (): Promise<void> => {
     const errors: unknown[] = [];
     const code = await terminate(child, exited, stopTimeoutMs);
@@ -277,6 +294,7 @@ function localHandle(
     stopAPIServer: () => switchAPIServer(ready, "stop"),
     startAPIServer: () => switchAPIServer(ready, "start"),
     stop: () => (stopped ??= stop()),
+    ended,
   };
 }
 

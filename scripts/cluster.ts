@@ -89,8 +89,12 @@ async function up(dataDir: string, node: boolean, fresh: boolean): Promise<numbe
       { mode: 0o600 },
     );
     if (requests.reason() === undefined) printUp(cp);
-    await requests.requested;
+    const ended = await Promise.race([requests.requested.then(() => undefined), cp.ended]);
     rmSync(readyFile, { force: true });
+    if (ended !== undefined) {
+      process.stderr.write(`\nerror: ${ended}; kept in ${dataDir}\n`);
+      return 1;
+    }
     await cp.stop();
     process.stderr.write(`cluster stopped (${requests.reason()}); kept in ${dataDir}\n`);
     return 0;

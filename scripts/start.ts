@@ -281,8 +281,15 @@ function printTry(c: Cluster, cp: ControlPlane, steps: Steps, pod?: string): voi
   );
 }
 
-/** Resolves with the exit code once a stop is requested (0) or the watcher dies (1). */
-function untilStopped(mod: ModuleProcess, requests: StopRequests): Promise<number> {
+/**
+ * Resolves with the exit code once a stop is requested (0), or the watcher or the local cluster
+ * ends on its own (1).
+ */
+function untilStopped(
+  mod: ModuleProcess,
+  cp: ControlPlane,
+  requests: StopRequests,
+): Promise<number> {
   // A terminal's Ctrl-C reaches every process of the group, the watcher included, so the
   // watcher dying of a signal is the same request to stop, whichever event arrives first.
   const died = mod.exited.then(async code => {
@@ -291,7 +298,11 @@ function untilStopped(mod: ModuleProcess, requests: StopRequests): Promise<numbe
     process.stderr.write(`\nerror: the watcher exited unexpectedly (${code})\n`);
     return 1;
   });
-  return Promise.race([died, requests.requested.then(() => 0)]);
+  const clusterEnded = (cp.ended ?? new Promise<string>(() => undefined)).then(why => {
+    process.stderr.write(`\nerror: ${why}\n`);
+    return 1;
+  });
+  return Promise.race([died, clusterEnded, requests.requested.then(() => 0)]);
 }
 
 /** Every step; resolves false when a stop was requested before they were done. */
@@ -335,7 +346,7 @@ async function main(): Promise<number> {
   try {
     const up = await startUp(c, started, requests, local);
     const exitCode = up
-      ? await untilStopped(started.mod as ModuleProcess, requests)
+      ? await untilStopped(started.mod as ModuleProcess, started.cp as ControlPlane, requests)
       : interruptedExitCode(requests.reason() as string);
     await stopAll(started);
     process.stderr.write("stopped everything this run started\n");

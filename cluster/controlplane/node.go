@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -172,9 +173,14 @@ func prepareNode(dataDir, name, containerdDir string, p *pki) (*node, error) {
 	if n.unlock, err = lockNode(dataDir); err != nil {
 		return nil, err
 	}
-	// A killed run leaves its record in its data dir, often a temporary one no later run uses:
-	// the runs file lists them all, so any later node cleans up after it.
-	if err := cleanKilledRuns(dataDir); err != nil {
+	states, err := readHostStates()
+	if err == nil {
+		err = foreignNode(len(states) > 0)
+	}
+	if err == nil {
+		err = cleanKilledRuns()
+	}
+	if err != nil {
 		n.unlock()
 		return nil, err
 	}
@@ -192,12 +198,12 @@ func prepareNode(dataDir, name, containerdDir string, p *pki) (*node, error) {
 		n.unlock()
 		return nil, err
 	}
-	if n.host, err = recordHostState(dataDir, n.paths.dir, bridgeName); err != nil {
+	if n.host, err = recordHostState(dataDir, bridgeName); err != nil {
 		n.unlock()
 		return nil, fmt.Errorf("record the host state: %w", err)
 	}
 	if err := createBridge(); err != nil {
-		_ = n.host.restore(n.paths.dir)
+		_ = n.host.restore("")
 		n.unlock()
 		return nil, err
 	}
@@ -229,35 +235,61 @@ func (n *node) start(name string, env []string, path string, args ...string) (*c
 	return c, err
 }
 
-// nodeRunsPath lists the data dirs of node runs that have not put the machine back yet (one a
-// line): a run adds itself before it changes the machine and removes itself once restored.
-// Changed only under the node lock.
-const nodeRunsPath = "/run/hello-pepr-store-resources-node.runs"
-
-func readRuns() []string {
-	data, _ := os.ReadFile(nodeRunsPath)
-	return strings.Fields(string(data))
-}
-
-func writeRuns(dirs []string) error {
-	return os.WriteFile(nodeRunsPath, []byte(strings.Join(dirs, "\n")+"\n"), 0o600)
-}
-
-// cleanKilledRuns puts back what killed runs left (those listed in the runs file, and ours),
-// then lists only ours.
-func cleanKilledRuns(dataDir string) error {
-	for _, dir := range append(readRuns(), dataDir) {
-		nodeDir := newNodePaths(dir).dir
-		old, err := readHostState(nodeDir)
-		if err == nil && old != nil {
-			progress("node: cleaning up what the run of %s, killed after %s, left", old.DataDir, old.Recorded.Format(time.RFC3339))
-			err = old.restore(nodeDir)
-		}
-		if err != nil {
-			return fmt.Errorf("clean up the node run of %s: %w", dir, err)
+// cleanKilledRuns puts back what killed runs left, from their records (a record is never
+// read from a data dir, often a temporary one no later run uses).
+func cleanKilledRuns() error {
+	states, err := readHostStates()
+	if err != nil {
+		return err
+	}
+	for _, old := range states {
+		progress("node: cleaning up what the run of %s, killed after %s, left", old.DataDir, old.Recorded.Format(time.RFC3339))
+		if err := old.restore(""); err != nil {
+			return fmt.Errorf("clean up the node run of %s: %w", old.DataDir, err)
 		}
 	}
-	return writeRuns([]string{dataDir})
+	return nil
+}
+
+// foreignKubelets are the programs of other Kubernetes nodes (and all-in-one distributions)
+// that would share the kubepods cgroups and KUBE-* chains with ours.
+var foreignKubelets = []string{"kubelet", "k3s", "k3s-server", "k3s-agent", "k0s", "rke2", "microk8s", "kube-proxy"}
+
+// foreignNode says which other Kubernetes node runs on this machine: a kubelet (or k3s, k0s...)
+// process in our mount namespace (kind's, in their containers, share nothing with ours), or,
+// with no record of a killed run of ours to explain them, processes in the machine's kubepods
+// cgroups (either cgroup driver). Our restore would take its chains and pods for ours.
+func foreignNode(recorded bool) error {
+	ourMounts, _ := os.Readlink("/proc/self/ns/mnt")
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
+		mnt, _ := os.Readlink(filepath.Join("/proc", e.Name(), "ns", "mnt"))
+		if err == nil && mnt == ourMounts && slices.Contains(foreignKubelets, filepath.Base(exe)) {
+			return fmt.Errorf("another Kubernetes node runs on this machine (pid %s: %s): stop it first, this node would share its cgroups and iptables chains", e.Name(), exe)
+		}
+	}
+	pids := cgroupProcesses("kubepods.slice")
+	if !recorded {
+		for pid := range kubepodsProcesses() {
+			pids[pid] = true
+		}
+	}
+	if len(pids) > 0 {
+		more := ""
+		if len(pids) > 1 {
+			more = fmt.Sprintf(" and %d more", len(pids)-1)
+		}
+		return fmt.Errorf("the pods of another Kubernetes node run in this machine's kubepods cgroups (pid %d%s): stop that node first", anyKey(pids), more)
+	}
+	return nil
+}
+
+func anyKey(m map[int]bool) int {
+	for k := range m {
+		return k
+	}
+	return 0
 }
 
 // lockNode takes the machine-wide node lock, waiting for another run's node to stop.
@@ -392,8 +424,6 @@ func (n *node) stopAll() error {
 	close(n.spawn)
 	if err := n.host.restore(n.paths.dir); err != nil {
 		errs = append(errs, fmt.Errorf("restore the machine: %w", err))
-	} else {
-		errs = append(errs, writeRuns(nil))
 	}
 	n.unlock()
 	progress("node stopped and the machine restored in %.1fs", time.Since(step).Seconds())

@@ -114,26 +114,29 @@ func (n *node) startRuntime() error {
 		return err
 	}
 	if err := ctrd.waitFor(componentReadyTimeout, "its socket", func() error {
-		return exec.Command(n.ctr(), "--address", n.paths.socket, "version").Run()
+		_, err := runFor(5*time.Second, "", n.ctr(), "--address", n.paths.socket, "version")
+		return err
 	}); err != nil {
 		return err
 	}
-	out, err := exec.Command(n.ctr(), "--address", n.paths.socket, "-n", "k8s.io", "images", "import",
-		"--base-name", pauseRepo, filepath.Join(n.containerdDir, "pause.tar")).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("import the pause image: %v: %s", err, out)
+	if _, err := runFor(imageImportTimeout, "", n.ctr(), "--address", n.paths.socket, "-n", "k8s.io", "images", "import",
+		"--base-name", pauseRepo, filepath.Join(n.containerdDir, "pause.tar")); err != nil {
+		return fmt.Errorf("import the pause image: %w", err)
 	}
 	progress("containerd ready (pause image %s:%s imported) in %.1fs", pauseRepo, strings.TrimSpace(string(tag)), time.Since(step).Seconds())
 	return nil
 }
 
+// imageImportTimeout bounds one `ctr images import` (the controller image takes 1-3 s).
+const imageImportTimeout = 5 * time.Minute
+
 // importImages imports OCI archives that name their image in full into the CRI namespace.
 func (n *node) importImages(images []string) error {
 	for _, archive := range images {
 		step := time.Now()
-		out, err := exec.Command(n.ctr(), "--address", n.paths.socket, "-n", "k8s.io", "images", "import", archive).CombinedOutput()
+		out, err := runFor(imageImportTimeout, "", n.ctr(), "--address", n.paths.socket, "-n", "k8s.io", "images", "import", archive)
 		if err != nil {
-			return fmt.Errorf("import %s: %v: %s", archive, err, out)
+			return fmt.Errorf("import %s: %w", archive, err)
 		}
 		progress("image %s imported in %.1fs", importedName(string(out)), time.Since(step).Seconds())
 	}

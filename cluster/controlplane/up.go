@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"go.etcd.io/etcd/server/v3/embed"
 	clientcmd "k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/klog/v2"
@@ -32,6 +33,7 @@ const (
 	exitUsage         = 2 // bad flags
 	exitPortInUse     = 3 // a requested port is taken
 	exitDataDirLocked = 4 // another controlplane uses the data dir
+	exitComponentDied = 6 // a component exited after ready; everything was stopped
 )
 
 const (
@@ -214,7 +216,8 @@ func up(o upOptions) error {
 	if err := stop.check(); err != nil {
 		return err
 	}
-	api, err := startAPIServer(dataDir, p, etcdURL, pt.APIServer, nd.address(), o.kubeconfig)
+	failed := make(chan error, 16) // each component reports once at most; the first one read ends up
+	api, err := startAPIServer(dataDir, p, etcdURL, pt.APIServer, nd.address(), o.kubeconfig, failed)
 	if err != nil {
 		return err
 	}
@@ -234,6 +237,7 @@ func up(o upOptions) error {
 	go control.Serve(lis) //nolint:errcheck // closed on shutdown
 	defer control.Close()
 
+	supervise(failed, etcd, nd)
 	ready.Server, ready.Etcd = api.server, etcdURL
 	ready.Control, ready.ControlToken = "http://"+lis.Addr().String(), filepath.Join(dataDir, controlTokenFile)
 	ready.StartSeconds = time.Since(upStart).Seconds()
@@ -241,9 +245,35 @@ func up(o upOptions) error {
 	fmt.Println(string(line))
 	progress("ready in %.1fs: export KUBECONFIG=%s", ready.StartSeconds, o.kubeconfig)
 
-	<-stop.done
-	progress("%s", stop.reason)
-	return nil
+	select {
+	case <-stop.done:
+		progress("%s", stop.reason)
+		return nil
+	case err := <-failed:
+		progress("%v: stopping everything", err)
+		return &upError{exitComponentDied, err}
+	}
+}
+
+// supervise reports on failed etcd or a node's process ending on its own once everything is
+// ready (kube-apiserver reports itself; the fault tests' stops of it are not failures).
+func supervise(failed chan<- error, etcd *embed.Etcd, nd *node) {
+	go func() {
+		select {
+		case err := <-etcd.Err():
+			failed <- fmt.Errorf("etcd failed: %v", err)
+		case <-etcd.Server.StopNotify():
+			failed <- errors.New("etcd stopped")
+		}
+	}()
+	if nd != nil {
+		for _, c := range nd.children {
+			go func() {
+				<-c.done
+				failed <- c.failure()
+			}()
+		}
+	}
 }
 
 // openDataDir creates and locks the data dir and sends the components' logs to a file in it.
@@ -291,13 +321,13 @@ func stopNode(nd *node) {
 }
 
 // startAPIServer starts kube-apiserver and writes the admin and controllers kubeconfigs.
-func startAPIServer(dataDir string, p *pki, etcdURL string, port int, nodeIP, kubeconfig string) (*apiserver, error) {
+func startAPIServer(dataDir string, p *pki, etcdURL string, port int, nodeIP, kubeconfig string, failed chan<- error) (*apiserver, error) {
 	apiArgs, err := apiserverArgs(dataDir, p, etcdURL, port, nodeIP)
 	if err != nil {
 		return nil, err
 	}
 	server := fmt.Sprintf("https://127.0.0.1:%d", port)
-	api := &apiserver{args: apiArgs, server: server, port: port, nodeIP: nodeIP, pki: p}
+	api := &apiserver{args: apiArgs, server: server, port: port, nodeIP: nodeIP, pki: p, failed: failed}
 	if err := api.start(); err != nil {
 		return nil, err
 	}
@@ -419,6 +449,7 @@ type apiserver struct {
 	port   int
 	nodeIP string // also served on, with a node
 	pki    *pki
+	failed chan<- error // told when it exits after ready without being stopped
 
 	mu     sync.Mutex
 	cancel context.CancelFunc
@@ -437,11 +468,23 @@ func (a *apiserver) start() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runAPIServer(ctx, a.args, a.port, a.nodeIP) }()
+	served := make(chan struct{})
+	go func() {
+		err := runAPIServer(ctx, a.args, a.port, a.nodeIP)
+		select {
+		case <-served:
+			if ctx.Err() == nil && a.failed != nil {
+				a.failed <- fmt.Errorf("kube-apiserver exited (%v); its log: %s", err, filepath.Join(filepath.Dir(a.pki.dir), "controlplane.log"))
+			}
+		default:
+		}
+		done <- err
+	}()
 	if err := waitReady(a.server, a.pki, done); err != nil {
 		cancel()
 		return err
 	}
+	close(served)
 	a.cancel, a.done = cancel, done
 	progress("kube-apiserver ready on %s in %.1fs", a.server, time.Since(step).Seconds())
 	return nil

@@ -368,8 +368,9 @@ describe("the local cluster's node", () => {
       links: [],
       paths: [],
       sysctls: [],
+      kept: [],
     });
-    expect(existsSync(path.join(dataDir, "node", "host-state.json"))).toBe(false);
+    expect(existsSync("/var/lib/hello-pepr-store-resources")).toBe(false); // the records' folder
   });
 });
 

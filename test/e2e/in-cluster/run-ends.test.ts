@@ -3,63 +3,20 @@
 // SIGTERM, a closed terminal (SIGHUP), a closed pipe (`| tee` gone, `| head`), or npm killed.
 // After each, the host is as it was: no mount under the data dir, no process naming it, and the
 // same netns, veth links, KUBE-/CNI- chains, kubepods cgroups and sysctls as before the run.
-import { ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
-import { mountsUnder, NODE_START_TIMEOUT_MS, repoRoot, waitFor } from "../../../cluster";
+import { mountsUnder, waitFor } from "../../../cluster";
 import { hostState, HostState, processesNaming } from "./host-state";
-
-/** The node start (which may wait for another run's node) and, for npm start, the deploy. */
-const READY_TIMEOUT_MS = NODE_START_TIMEOUT_MS + 300_000;
-/** A stop with the node: pods removed, the machine restored, the API server and etcd stopped. */
-const STOP_TIMEOUT_MS = 120_000;
-
-/** A command run in a process group of its own, its output collected. */
-interface Run {
-  child: ChildProcess;
-  out: { stdout: string; stderr: string };
-  exited: Promise<number | string>;
-}
-
-function start(shell: string, env: Record<string, string>): Run {
-  const child = spawn("bash", ["-o", "pipefail", "-c", shell], {
-    cwd: repoRoot(),
-    env: { ...process.env, ...env, NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true, // its own process group, as a terminal's foreground job
-  });
-  const out = { stdout: "", stderr: "" };
-  child.stdout?.on("data", chunk => (out.stdout += chunk));
-  child.stderr?.on("data", chunk => (out.stderr += chunk));
-  const exited = new Promise<number | string>(resolve =>
-    child.on("close", (code, signal) => resolve(code ?? signal ?? "unknown")),
-  );
-  return { child, out, exited };
-}
-
-/** Whether any process of the group `pgid` is left. */
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Waits for every process of the run's group to exit (the stop is over when the last one is). */
-async function waitForGroupGone(run: Run): Promise<void> {
-  await run.exited;
-  const pgid = run.child.pid as number;
-  await waitFor(
-    `process group ${pgid} to exit`,
-    () => (groupAlive(pgid) ? undefined : true),
-    STOP_TIMEOUT_MS,
-    250,
-  );
-}
+import {
+  clusterUp as clusterUpIn,
+  groupAlive,
+  READY_TIMEOUT_MS,
+  Run,
+  startInGroup,
+  waitForGroupGone,
+} from "./process-group";
 
 describe("every way a run ends leaves the host as it was", () => {
   let dataDir: string;
@@ -84,21 +41,11 @@ describe("every way a run ends leaves the host as it was", () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  /** Starts `npm run cluster -- up` on the test's data dir and waits for its "Cluster up" line. */
-  async function clusterUp(shell = "npm run cluster -- up"): Promise<Run> {
-    run = start(shell, { CLUSTER_DATA_DIR: dataDir });
-    const r = run;
-    await waitFor(
-      "Cluster up",
-      () => (r.out.stdout.includes("Cluster up:") || r.child.exitCode !== null ? true : undefined),
-      READY_TIMEOUT_MS,
-      250,
-    );
-    if (!r.out.stdout.includes("Cluster up:")) {
-      throw new Error(`${shell} exited ${r.child.exitCode} before it was up:\n${r.out.stderr}`);
-    }
-    expect(r.out.stdout).toContain("image ghcr.io/defenseunicorns/pepr/controller:v1.1.4 loaded");
-    return r;
+  /** `npm run cluster -- up` (in `shell`) on the test's data dir, with the controller image. */
+  async function clusterUp(shell?: string): Promise<Run> {
+    run = await clusterUpIn(dataDir, shell);
+    expect(run.out.stdout).toContain("image ghcr.io/defenseunicorns/pepr/controller:v1.1.4 loaded");
+    return run;
   }
 
   /** The host checks after a run, the same for every way it ended. */
@@ -110,7 +57,7 @@ describe("every way a run ends leaves the host as it was", () => {
 
   /** Starts `npm start` (in `shell`) and waits for the PeprStore it prints; returns its data dir. */
   async function npmStart(shell: string): Promise<{ r: Run; dir: string }> {
-    const r = start(shell, {});
+    const r = startInGroup(shell, {});
     run = r;
     const printed = () => `${r.out.stdout}${r.out.stderr}`;
     await waitFor(
