@@ -1,24 +1,8 @@
-// Protection for the capability's Store writes against what Pepr 1.1.4 loses or misreports
-// (node_modules/pepr/src/lib/controller/storeCache.ts and store.ts):
-// - a PATCH that fails with anything but 422 re-queues `payload[Number(index)]`, i.e. `undefined`:
-//   the next flush sends nulls, gets a 422, and the writes are dropped;
-// - a successful PATCH deletes every queued write, including those queued while it was in flight;
-// - if the PeprStore CR is deleted, every PATCH fails (404) until the watcher restarts, and the
-//   watch hands the Store the deleted CR's old data, so setItemAndWait can resolve on a key that
-//   is no longer anywhere;
-// - the watch is debounced by 1 s and the debounce restarts on every event, so while another
-//   client patches the CR more often than once a second the Store hears nothing.
-// confirmWrites therefore reads the CR back from the API server after the capability's wait,
-// re-writes what is missing (bounded, with backoff), and re-creates the CR, as Pepr does at
-// start-up, when it is gone. Only what the API server returns counts: Pepr's in-memory Store can
-// hold keys that exist nowhere, so when the CR cannot be read the writes are not confirmed.
-import { fetch, kind, Log } from "pepr";
-// K8s() of kubernetes-fluent-client 3.11.6 takes no AbortSignal and its HTTP agent waits up to
-// undici's 300 s for headers. Its own k8sCfg (kubeconfig, TLS, token) and pathBuilder (the URL),
-// which every K8s() call uses, are not in the package index, hence the deep import; with them
-// and the client's fetch each request gets a timeout.
-import type { FetchMethods } from "kubernetes-fluent-client/dist/fluent/shared-types";
-import { k8sCfg, pathBuilder } from "kubernetes-fluent-client/dist/fluent/utils";
+// What proves the capability's Store writes: after its setItemAndWait, the store CR is read back
+// from the API server and what is missing is written again (bounded, with backoff); a deleted CR
+// is re-created as Pepr does at start-up. Why Pepr 1.1.4's own wait is not enough:
+// docs/pepr-store.md, "What confirms the writes".
+import { Log } from "pepr";
 
 import {
   API_REQUEST_TIMEOUT_MS,
@@ -27,13 +11,10 @@ import {
   READ_RETRY_PAUSE_MS,
   READ_TRIES,
 } from "./deadlines";
-import {
-  CACHE_ID_LABEL,
-  keyPrefix,
-  PEPR_STORE_GVK,
-  PLACEHOLDER,
-  STORE_NAMESPACE,
-} from "../store/contract";
+import { STORE_NAMESPACE, storeName } from "../store/contract";
+import { createStore } from "../store/create";
+import { StoreNotFoundError } from "../store/errors";
+import { readStore } from "../store/read";
 
 /** The part of Pepr's Store that confirmWrites uses. */
 export interface StoreWriter {
@@ -43,11 +24,11 @@ export interface StoreWriter {
 /** The store CR on the API server, as confirmWrites reads and re-creates it. */
 export interface StoreCR {
   /**
-   * Reads this capability's keys as the API server holds them (see {@link readPersisted}):
-   * `null` when the store CR does not exist; throws when it cannot be read.
+   * Reads this capability's keys as the API server holds them: `null` when the store CR does
+   * not exist; throws when it cannot be read.
    */
   readPersisted(): Promise<Record<string, string> | null>;
-  /** Creates the store CR when readPersisted found none (see {@link createStore}). */
+  /** Creates the store CR when readPersisted found none. */
   createStore(): Promise<void>;
 }
 
@@ -107,7 +88,7 @@ export async function confirmWrites(
     const check = await missingKeys(expected, cr, options);
     if ("unreadable" in check) {
       const tries = options.readTries ?? READ_TRIES;
-      const why = `the store CR could not be read in ${tries} tries: ${describe(check.unreadable)}`;
+      const why = `the store CR could not be read in ${tries} tries: ${messageOf(check.unreadable)}`;
       notConfirmed(why, Object.keys(expected), attempt, check.unreadable);
     }
     const { missing } = check;
@@ -116,7 +97,7 @@ export async function confirmWrites(
       notConfirmed(`missing ${missing.join(", ")}`, missing, attempt, lastError);
     const delayMs = backoffMs * 2 ** (attempt - 1);
     Log.warn(
-      { missing, attempt, delayMs, lastError: describe(lastError) },
+      { missing, attempt, delayMs, lastError: messageOf(lastError) },
       "re-writing store keys",
     );
     await sleep(delayMs);
@@ -131,7 +112,7 @@ export async function confirmWrites(
 /** Logs "store writes not confirmed" and throws. */
 function notConfirmed(reason: string, missing: string[], attempts: number, cause: unknown): never {
   Log.error(
-    { reason, missing, attempts, lastError: describe(cause) },
+    { reason, missing, attempts, lastError: messageOf(cause) },
     "store writes not confirmed",
   );
   throw new UnconfirmedWritesError(reason, missing, attempts, cause);
@@ -157,7 +138,7 @@ async function missingKeys(
   try {
     await cr.createStore();
   } catch (err) {
-    Log.warn({ err: describe(err) }, "store CR could not be re-created");
+    Log.warn({ err: messageOf(err) }, "store CR could not be re-created");
   }
   return { missing: keys };
 }
@@ -175,123 +156,42 @@ async function readWithRetries(
     } catch (err) {
       if (attempt >= tries) throw err;
       const delayMs = pauseMs * 2 ** (attempt - 1);
-      Log.warn({ err: describe(err), attempt, delayMs }, "store CR could not be read: retrying");
+      Log.warn({ err: messageOf(err), attempt, delayMs }, "store CR could not be read: retrying");
       await sleep(delayMs);
     }
   }
 }
 
-/** A request to the API server about a store CR failed; `status` when it had an answer. */
-export class StoreRequestError extends Error {
-  constructor(
-    message: string,
-    readonly status: number | undefined,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = "StoreRequestError";
-  }
-}
-
-/** What kubernetes-fluent-client's fetch resolves with (fetch.ts FetchResponse). */
-type FetchResponse = Awaited<ReturnType<typeof fetch<kind.GenericKind>>>;
-
 /**
- * One request about the store CR `name`, the way K8s(...).Get/Create make it, aborted after
- * `timeoutMs`.
- */
-async function storeRequest(
-  method: "GET" | "POST",
-  name: string,
-  timeoutMs: number,
-  body?: kind.GenericKind,
-): Promise<FetchResponse> {
-  const { opts, serverUrl } = await k8sCfg(method as FetchMethods);
-  const filters = { namespace: STORE_NAMESPACE, name, kindOverride: PEPR_STORE_GVK };
-  const url = pathBuilder(`${serverUrl}`, kind.GenericKind, filters, method === "POST");
-  return fetch<kind.GenericKind>(url, {
-    ...(opts as object),
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-}
-
-/** The HTTP status of an answer, `undefined` when there was none (network error, timeout). */
-export function httpStatus(response: FetchResponse): number | undefined {
-  return response.e === undefined ? response.status : undefined;
-}
-
-/** A failed request as an Error saying what was asked and what happened. */
-function requestError(
-  request: string,
-  response: FetchResponse,
-  timeoutMs: number,
-): StoreRequestError {
-  const status = httpStatus(response);
-  const e = response.e as { name?: unknown; cause?: unknown } | undefined;
-  let what: string;
-  if (status !== undefined) {
-    const said = (response.data as { message?: unknown } | undefined)?.message;
-    what = `HTTP ${status} ${response.statusText}${typeof said === "string" ? `: ${said}` : ""}`;
-  } else if (e?.name === "TimeoutError") {
-    what = `no answer within ${timeoutMs} ms`;
-  } else {
-    what = describe(e?.cause ?? e) ?? "no answer";
-  }
-  return new StoreRequestError(`${request}: ${what}`, status, { cause: response.e ?? response });
-}
-
-/**
- * Reads a capability's keys from the store CR on the API server, with the `<capability>-v2-`
- * prefix removed (as Store.getItem sees them).
+ * The module's store CR as confirmWrites reads and re-creates it, through the store library
+ * (the CLI's): each request given up after `timeoutMs`.
  *
- * @param name - the CR name, `pepr-<uuid>-store`
- * @param capability - the capability whose keys to return
- * @param timeoutMs - abort the request after this long (default {@link API_REQUEST_TIMEOUT_MS})
- * @returns the keys and values, or `null` when the CR does not exist
- * @throws StoreRequestError when the CR cannot be read for another reason (with the status, if any)
+ * @param uuid - the module's uuid (the CR is `pepr-<uuid>-store`)
+ * @param capability - whose keys to read
  */
-export async function readPersisted(
-  name: string,
+export function storeCR(
+  uuid: string,
   capability: string,
   timeoutMs = API_REQUEST_TIMEOUT_MS,
-): Promise<Record<string, string> | null> {
-  const response = await storeRequest("GET", name, timeoutMs);
-  if (!response.ok) {
-    if (httpStatus(response) === 404) return null;
-    throw requestError(`get PeprStore ${name} in ${STORE_NAMESPACE}`, response, timeoutMs);
-  }
-  const prefix = keyPrefix(capability);
-  const data = (response.data.data ?? {}) as Record<string, string>;
-  return Object.fromEntries(
-    Object.entries(data)
-      .filter(([key]) => key.startsWith(prefix))
-      .map(([key, value]) => [key.slice(prefix.length), value]),
-  );
-}
-
-/**
- * Creates the store CR with Pepr's placeholder, as Pepr's StoreController does at start-up. A CR
- * created by someone else in the meantime (409) is fine.
- *
- * @param name - the CR name, `pepr-<uuid>-store`
- * @param timeoutMs - abort the request after this long (default {@link API_REQUEST_TIMEOUT_MS})
- * @throws StoreRequestError when it cannot be created
- */
-export async function createStore(name: string, timeoutMs = API_REQUEST_TIMEOUT_MS): Promise<void> {
-  Log.warn({ name, namespace: STORE_NAMESPACE }, "store CR missing: creating it again");
-  const response = await storeRequest("POST", name, timeoutMs, {
-    apiVersion: `${PEPR_STORE_GVK.group}/${PEPR_STORE_GVK.version}`,
-    kind: PEPR_STORE_GVK.kind,
-    metadata: {
-      name,
-      namespace: STORE_NAMESPACE,
-      labels: { [CACHE_ID_LABEL]: `${Date.now()}` },
+): StoreCR {
+  const options = { uuid, capabilities: [capability], timeoutMs };
+  return {
+    async readPersisted() {
+      try {
+        return (await readStore(options)).capabilities[capability]?.items ?? {};
+      } catch (err) {
+        if (err instanceof StoreNotFoundError) return null;
+        throw err;
+      }
     },
-    data: { ...PLACEHOLDER },
-  } as kind.GenericKind);
-  if (response.ok || httpStatus(response) === 409) return;
-  throw requestError(`create PeprStore ${name} in ${STORE_NAMESPACE}`, response, timeoutMs);
+    async createStore() {
+      Log.warn(
+        { name: storeName(uuid), namespace: STORE_NAMESPACE },
+        "store CR missing: creating it again",
+      );
+      await createStore(options);
+    },
+  };
 }
 
 async function failureOf(wait: Promise<unknown>): Promise<unknown> {
@@ -308,7 +208,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** Pepr rejects with strings; errors (of any realm: undici's are not this realm's Error) keep their message. */
-function describe(err: unknown): string | undefined {
+function messageOf(err: unknown): string | undefined {
   if (err === undefined) return undefined;
   const message = (err as { message?: unknown } | null)?.message;
   return typeof message === "string" ? message : String(err);

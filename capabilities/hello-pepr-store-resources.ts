@@ -1,8 +1,7 @@
 import { Capability, Log, a } from "pepr";
 
 import cfg from "../package.json";
-import { storeName as storeNameOf } from "../store/contract";
-import { confirmWrites, createStore, readPersisted } from "./confirm-writes";
+import { confirmWrites, storeCR } from "./confirm-writes";
 
 const name = "hello-pepr-store-resources";
 
@@ -27,8 +26,8 @@ export const OBSERVE_WRITES: Readonly<Record<string, string>> = {
   "https://observed": "yay",
 };
 
-/** The module's store CR, `pepr-<uuid>-store`. */
-const storeName = storeNameOf(cfg.pepr.uuid);
+/** The module's store CR, `pepr-<uuid>-store`, where confirmWrites reads the keys back. */
+const storeOnTheAPIServer = storeCR(cfg.pepr.uuid, name);
 
 /**
  * Reacts to the creation of the ConfigMap `observe` in namespace `hello-pepr-store-resources`:
@@ -50,9 +49,6 @@ When(a.ConfigMap)
     Store.setItem("b", "2");
     Store.setItem("c", "3");
     const observed = Store.setItemAndWait("https://observed", "yay");
-    await confirmWrites(Store, OBSERVE_WRITES, observed, {
-      readPersisted: () => readPersisted(storeName, name),
-      createStore: () => createStore(storeName),
-    });
+    await confirmWrites(Store, OBSERVE_WRITES, observed, storeOnTheAPIServer);
     Log.info("observed");
   });

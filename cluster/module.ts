@@ -37,6 +37,7 @@ export const DEFAULT_MODULE_START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 10_000;
 /** Preloaded into the watcher so that it stops when the process that started it dies. */
 const EXIT_WITH_PARENT = path.join(__dirname, "exit-with-parent.cjs");
+const LISTEN_LOOPBACK = path.join(__dirname, "listen-loopback.cjs");
 
 /** Pepr's PeprStore CRD (node_modules/pepr/src/lib/assets/store.ts `peprStoreCRD`). */
 export const PEPR_STORE_CRD = peprStoreCRD;
@@ -163,7 +164,7 @@ export function makeTLSPair(dir: string): { key: string; cert: string } {
       "-out",
       cert,
     ],
-    { stdio: "ignore" },
+    { stdio: "ignore", timeout: 60_000 },
   );
   return { key, cert };
 }
@@ -207,20 +208,24 @@ export async function startModule(
   await assertWatcherPortFree();
   const tlsDir = mkdtempSync(path.join(os.tmpdir(), "hpsr-tls-"));
   const tls = makeTLSPair(tlsDir);
-  const child = spawn(process.execPath, ["--require", EXIT_WITH_PARENT, bundle], {
-    cwd: repoRoot(),
-    stdio: ["ignore", "pipe", "pipe"],
-    env: {
-      ...process.env,
-      KUBECONFIG: options.kubeconfig ?? cp.kubeconfig,
-      PEPR_WATCH_MODE: "true",
-      PEPR_PRETTY_LOG: "false",
-      LOG_LEVEL: "debug", // "Controller startup complete" is a debug record
-      SSL_KEY_PATH: tls.key,
-      SSL_CERT_PATH: tls.cert,
-      ...options.env,
+  const child = spawn(
+    process.execPath,
+    ["--require", EXIT_WITH_PARENT, "--require", LISTEN_LOOPBACK, bundle],
+    {
+      cwd: repoRoot(),
+      stdio: ["ignore", "pipe", "pipe"],
+      env: {
+        ...process.env,
+        KUBECONFIG: options.kubeconfig ?? cp.kubeconfig,
+        PEPR_WATCH_MODE: "true",
+        PEPR_PRETTY_LOG: "false",
+        LOG_LEVEL: "debug", // "Controller startup complete" is a debug record
+        SSL_KEY_PATH: tls.key,
+        SSL_CERT_PATH: tls.cert,
+        ...options.env,
+      },
     },
-  });
+  );
   const proc = watchProcess(child, options.echo ?? false);
   void proc.exited.finally(() => rmSync(tlsDir, { recursive: true, force: true }));
   if (options.waitReady ?? true) {

@@ -66,6 +66,9 @@ export function requireNode(
   );
 }
 
+/** Bound of one `ctr images import` (the controller image takes 1-3 s), as the control plane's. */
+const IMAGE_IMPORT_TIMEOUT_MS = 300_000;
+
 /**
  * Imports an OCI (or docker save) image archive into the node's containerd, as
  * `kind load image-archive` does; pods then use it with imagePullPolicy IfNotPresent or Never.
@@ -77,11 +80,10 @@ export function loadImageArchive(node: NodeInfo, archive: string, baseName?: str
   const args = ["--address", node.containerd, "-n", node.namespace, "images", "import"];
   if (baseName) args.push("--base-name", baseName);
   args.push(archive);
-  const result = spawnSync(node.ctr, args, { encoding: "utf8" });
+  const result = spawnSync(node.ctr, args, { encoding: "utf8", timeout: IMAGE_IMPORT_TIMEOUT_MS });
   if (result.status !== 0) {
-    throw new NodeError(
-      `ctr images import ${archive} failed (exit ${result.status}): ${result.stderr}`,
-    );
+    const why = result.error ? result.error.message : `exit ${result.status}`;
+    throw new NodeError(`ctr images import ${archive} failed (${why}): ${result.stderr}`);
   }
   return result.stdout;
 }

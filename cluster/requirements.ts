@@ -157,6 +157,7 @@ function apt(args: string[]): string | undefined {
 export function installedVersions(packages: readonly string[]): string[] {
   const result = spawnSync("dpkg-query", ["-W", "-f=${Package} ${Version}\\n", ...packages], {
     encoding: "utf8",
+    timeout: 30_000,
   });
   return result.stdout.trim().split("\n").filter(Boolean);
 }

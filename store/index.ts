@@ -3,6 +3,8 @@
 
 /** Read a store once, or watch it for key changes. */
 export { readStore, watchStore } from "./read";
+/** Create a store as Pepr does at start-up (for a capability that finds it deleted). */
+export { createStore } from "./create";
 /** Options and results of readStore and watchStore. */
 export type {
   StoreOptions,

@@ -45,6 +45,11 @@ export interface StoreOptions extends KubeconfigOptions {
    * names are inferred from the keys, see ./decode.ts).
    */
   capabilities?: readonly string[];
+  /**
+   * Stop waiting for the API server after this long (ClusterUnreachableError). The request itself
+   * is not aborted: kubernetes-fluent-client takes no AbortSignal; it ends at its own timeout.
+   */
+  timeoutMs?: number;
 }
 
 /** A PeprStore as the capabilities see it. */
@@ -121,9 +126,41 @@ export async function readStore(options: StoreOptions = {}): Promise<StoreSnapsh
   const want = resolveOptions(options);
   const kubeconfig = useKubeconfig(options);
   try {
-    return toSnapshot(await getStore(want, kubeconfig.target), want);
+    const request = `get ${PEPR_STORE_RESOURCE} "${want.name}" in namespace ${want.namespace}`;
+    const store = getStore(want, kubeconfig.target);
+    return toSnapshot(
+      await withDeadline(store, options.timeoutMs, request, kubeconfig.target),
+      want,
+    );
   } finally {
     kubeconfig.restore();
+  }
+}
+
+/**
+ * `request` as it is, or rejected with ClusterUnreachableError after `timeoutMs`.
+ *
+ * @param what - the request, for the message
+ */
+export async function withDeadline<T>(
+  request: Promise<T>,
+  timeoutMs: number | undefined,
+  what: string,
+  target: ClusterTarget,
+): Promise<T> {
+  if (timeoutMs === undefined) return request;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const message = `${what}: no answer from ${target.server} within ${timeoutMs} ms`;
+      reject(new ClusterUnreachableError(message, target.server));
+    }, timeoutMs);
+  });
+  request.catch(() => undefined); // its late failure, after the deadline, is moot
+  try {
+    return await Promise.race([request, deadline]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -1,5 +1,7 @@
 // The mission on a real API server: creating ConfigMap observe makes the capability write four keys
 // through the Pepr Store, and Pepr persists them, batched, in the module's PeprStore CR.
+import { execFileSync } from "node:child_process";
+
 import {
   ControlPlane,
   createConfigMap,
@@ -47,6 +49,14 @@ describe("ConfigMap observe created in hello-pepr-store-resources", () => {
 
   afterAll(async () => {
     await s?.stop();
+  });
+
+  it("serves its port 3000 on 127.0.0.1 only (it holds the admin kubeconfig)", () => {
+    const listeners = execFileSync("ss", ["-H", "-ltnp"], { encoding: "utf8" })
+      .split("\n")
+      .filter(line => line.includes(`pid=${s.mod.pid},`))
+      .map(line => line.trim().split(/\s+/)[3]);
+    expect(listeners).toEqual(["127.0.0.1:3000"]);
   });
 
   it("logs observed exactly once, as a pino info record", () => {

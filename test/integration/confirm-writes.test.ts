@@ -1,14 +1,17 @@
-// capabilities/confirm-writes.ts's requests, as the capability makes them, on the real API server;
-// a tiny local server only for a 500, a broken body and an answer that never comes.
+// capabilities/confirm-writes.ts's requests, as the capability makes them through the store
+// library, on the real API server; a tiny local server only for a 500, a broken body and an answer
+// that never comes.
 import { Log } from "pepr";
 import { symbols } from "pino";
 
+import { confirmWrites, storeCR } from "../../capabilities/confirm-writes";
+import { storeName } from "../../store/contract";
 import {
-  StoreRequestError,
-  confirmWrites,
-  createStore,
-  readPersisted,
-} from "../../capabilities/confirm-writes";
+  ApiError,
+  ClusterUnreachableError,
+  PermissionDeniedError,
+  StoreError,
+} from "../../store/errors";
 import {
   applyStore,
   closedPort,
@@ -47,19 +50,25 @@ async function against<T>(server: string, fn: () => Promise<T>): Promise<T> {
 }
 
 /** What `promise` rejected with (fails the test if it resolved). */
-async function rejection(promise: Promise<unknown>): Promise<StoreRequestError> {
+async function rejection(promise: Promise<unknown>): Promise<StoreError & { status?: number }> {
   const settled = await promise.then(
     value => ({ value }),
     (error: unknown) => ({ error }),
   );
   if (!("error" in settled)) throw new Error(`resolved with ${JSON.stringify(settled.value)}`);
-  if (!(settled.error instanceof StoreRequestError)) throw settled.error;
-  return settled.error as StoreRequestError;
+  if (!(settled.error instanceof StoreError)) throw settled.error;
+  return settled.error;
 }
 
-describe("readPersisted", () => {
+/** A module uuid of its own per test, and the name of its store CR. */
+function uniqueStore(prefix: string): { uuid: string; name: string } {
+  const uuid = uniqueName(prefix);
+  return { uuid, name: storeName(uuid) };
+}
+
+describe("storeCR(uuid, capability).readPersisted: the capability's read, through the store library", () => {
   it("returns this capability's keys with their values, v2 prefix removed, and nothing else", async () => {
-    const name = uniqueName("read");
+    const { uuid, name } = uniqueStore("read");
     await applyStore(name, {
       ...PLACEHOLDER,
       [`${CAPABILITY}-v2-a`]: "1",
@@ -69,7 +78,7 @@ describe("readPersisted", () => {
       [`other-${CAPABILITY}-v2-a`]: "another capability",
       [`x${CAPABILITY}-v2-b`]: "another capability",
     });
-    expect(await readPersisted(name, CAPABILITY)).toEqual({
+    expect(await storeCR(uuid, CAPABILITY).readPersisted()).toEqual({
       a: "1",
       "https://observed": "yay",
       "": "empty key",
@@ -77,26 +86,28 @@ describe("readPersisted", () => {
   });
 
   it("returns {} for a store without data", async () => {
-    const name = uniqueName("read-empty");
+    const { uuid, name } = uniqueStore("read-empty");
     await applyStore(name, undefined);
-    expect(await readPersisted(name, CAPABILITY)).toEqual({});
+    expect(await storeCR(uuid, CAPABILITY).readPersisted()).toEqual({});
   });
 
   it("returns null when the store CR does not exist (404)", async () => {
-    expect(await readPersisted(uniqueName("absent"), CAPABILITY)).toBeNull();
+    expect(await storeCR(uniqueName("absent"), CAPABILITY).readPersisted()).toBeNull();
   });
 
   it("throws the API server's 403 with its message", async () => {
-    const name = uniqueName("read-403");
+    const { uuid, name } = uniqueStore("read-403");
     await applyStore(name, { [`${CAPABILITY}-v2-a`]: "1" });
     const kc = await forbiddenKubeconfig();
     const restore = useKubeconfigEnv(kc.file);
     try {
-      const err = await rejection(readPersisted(name, CAPABILITY));
-      expect(err.status).toBe(403);
-      expect(err.message).toBe(
-        `get PeprStore ${name} in pepr-system: HTTP 403 Forbidden: peprstores.pepr.dev "${name}" is forbidden: ` +
-          `User "system:serviceaccount:default:${kc.user}" cannot get resource "peprstores" in API group "pepr.dev" in the namespace "pepr-system"`,
+      const err = await rejection(storeCR(uuid, CAPABILITY).readPersisted());
+      expect(err).toBeInstanceOf(PermissionDeniedError);
+      expect(err.message).toMatch(
+        new RegExp(
+          `^permission denied: cannot get peprstores.pepr.dev "${name}" in namespace pepr-system .*` +
+            `User "system:serviceaccount:default:${kc.user}" cannot get resource "peprstores"`,
+        ),
       );
     } finally {
       restore();
@@ -110,30 +121,18 @@ describe("readPersisted", () => {
       res.end(JSON.stringify({ kind: "Status", message: "etcdserver: request timed out" }));
     });
     try {
-      const err = await rejection(against(server.url, () => readPersisted("s", CAPABILITY)));
+      const err = await rejection(
+        against(server.url, () => storeCR("u", CAPABILITY).readPersisted()),
+      );
+      expect(err).toBeInstanceOf(ApiError);
       expect(err.status).toBe(500);
-      expect(err.name).toBe("StoreRequestError");
-      expect(err.cause).toMatchObject({ ok: false, status: 500 });
       expect(err.message).toBe(
-        "get PeprStore s in pepr-system: HTTP 500 Internal Server Error: etcdserver: request timed out",
+        `get peprstores.pepr.dev "pepr-u-store" in namespace pepr-system at ${server.url}: ` +
+          "HTTP 500 Internal Server Error; the API server said: etcdserver: request timed out",
       );
       expect(server.requests).toEqual([
-        "GET /apis/pepr.dev/v1/namespaces/pepr-system/peprstores/s",
+        "GET /apis/pepr.dev/v1/namespaces/pepr-system/peprstores/pepr-u-store",
       ]);
-    } finally {
-      await server.close();
-    }
-  });
-
-  it("says only the status when the answer has no Kubernetes Status (503 in plain text)", async () => {
-    const server = await tinyServer((_req, res) => {
-      res.writeHead(503, { "content-type": "text/plain" });
-      res.end("upstream connect error");
-    });
-    try {
-      const err = await rejection(against(server.url, () => readPersisted("s", CAPABILITY)));
-      expect(err.status).toBe(503);
-      expect(err.message).toBe("get PeprStore s in pepr-system: HTTP 503 Service Unavailable");
     } finally {
       await server.close();
     }
@@ -145,9 +144,10 @@ describe("readPersisted", () => {
       res.end("{not json");
     });
     try {
-      const err = await rejection(against(server.url, () => readPersisted("s", CAPABILITY)));
-      expect(err.status).toBeUndefined();
-      expect(err.message).toMatch(/^get PeprStore s in pepr-system: .*JSON/);
+      const err = await rejection(
+        against(server.url, () => storeCR("u", CAPABILITY).readPersisted()),
+      );
+      expect(err.message).toMatch(/JSON/);
     } finally {
       await server.close();
     }
@@ -156,10 +156,12 @@ describe("readPersisted", () => {
   it("gives up on an API server that does not answer, after its timeout", async () => {
     const server = await tinyServer(() => undefined); // never answers
     try {
-      const err = await rejection(against(server.url, () => readPersisted("s", CAPABILITY, 200)));
-      expect(err.status).toBeUndefined();
-      expect(err.message).toBe("get PeprStore s in pepr-system: no answer within 200 ms");
-      expect(err.cause).toMatchObject({ name: "TimeoutError" });
+      const read = () => storeCR("u", CAPABILITY, 200).readPersisted();
+      const err = await rejection(against(server.url, read));
+      expect(err).toBeInstanceOf(ClusterUnreachableError);
+      expect(err.message).toBe(
+        `get peprstores.pepr.dev "pepr-u-store" in namespace pepr-system: no answer from ${server.url} within 200 ms`,
+      );
     } finally {
       await server.close();
     }
@@ -168,21 +170,23 @@ describe("readPersisted", () => {
   it("names the network error when nothing listens", async () => {
     const port = await closedPort();
     const err = await rejection(
-      against(`http://127.0.0.1:${port}`, () => readPersisted("s", CAPABILITY)),
+      against(`http://127.0.0.1:${port}`, () => storeCR("u", CAPABILITY).readPersisted()),
     );
-    expect(err.status).toBeUndefined();
-    expect(err.message).toBe(
-      `get PeprStore s in pepr-system: connect ECONNREFUSED 127.0.0.1:${port}`,
+    expect(err).toBeInstanceOf(ClusterUnreachableError);
+    expect(err.message).toMatch(
+      new RegExp(
+        `^cannot reach the API server http://127.0.0.1:${port} .*: connect ECONNREFUSED 127.0.0.1:${port}$`,
+      ),
     );
   });
 });
 
-describe("createStore", () => {
+describe("storeCR(uuid, capability).createStore", () => {
   it("creates the CR with Pepr's placeholder and a pepr.dev-cacheID label, and logs it", async () => {
     const logs = recordLogs(Log, symbols.streamSym);
-    const name = uniqueName("create");
+    const { uuid, name } = uniqueStore("create");
     const before = Date.now();
-    await createStore(name);
+    await storeCR(uuid, CAPABILITY).createStore();
     const cr = await kubectlGetStore(name);
     expect(cr?.data).toEqual(PLACEHOLDER);
     expect(Object.keys(cr?.metadata.labels ?? {})).toEqual(["pepr.dev-cacheID"]);
@@ -195,23 +199,21 @@ describe("createStore", () => {
   });
 
   it("leaves a CR that exists (409) as it is", async () => {
-    const name = uniqueName("create-exists");
+    const { uuid, name } = uniqueStore("create-exists");
     await applyStore(name, { [`${CAPABILITY}-v2-a`]: "1" });
-    await createStore(name);
+    await storeCR(uuid, CAPABILITY).createStore();
     expect((await kubectlGetStore(name))?.data).toEqual({ [`${CAPABILITY}-v2-a`]: "1" });
   });
 
   it("throws the API server's 403", async () => {
-    const name = uniqueName("create-403");
+    const { uuid, name } = uniqueStore("create-403");
     const kc = await forbiddenKubeconfig();
     const restore = useKubeconfigEnv(kc.file);
     try {
-      const err = await rejection(createStore(name));
-      expect(err.status).toBe(403);
+      const err = await rejection(storeCR(uuid, CAPABILITY).createStore());
+      expect(err).toBeInstanceOf(PermissionDeniedError);
       expect(err.message).toMatch(
-        new RegExp(
-          `^create PeprStore ${name} in pepr-system: HTTP 403 Forbidden: .* cannot create resource "peprstores"`,
-        ),
+        /^permission denied: cannot create peprstores.pepr.dev in namespace pepr-system .* cannot create resource "peprstores"/,
       );
     } finally {
       restore();
@@ -223,8 +225,11 @@ describe("createStore", () => {
   it("POSTs to the collection and gives up after its timeout", async () => {
     const server = await tinyServer(() => undefined);
     try {
-      const err = await rejection(against(server.url, () => createStore("s", 200)));
-      expect(err.message).toBe("create PeprStore s in pepr-system: no answer within 200 ms");
+      const create = () => storeCR("u", CAPABILITY, 200).createStore();
+      const err = await rejection(against(server.url, create));
+      expect(err.message).toBe(
+        `create pepr-u-store in namespace pepr-system: no answer from ${server.url} within 200 ms`,
+      );
       expect(server.requests).toEqual(["POST /apis/pepr.dev/v1/namespaces/pepr-system/peprstores"]);
     } finally {
       await server.close();
@@ -244,32 +249,31 @@ describe("confirmWrites on the API server", () => {
 
   it("resolves without a write when the CR holds every key with its value", async () => {
     const logs = recordLogs(Log, symbols.streamSym);
-    const name = uniqueName("confirm");
+    const { uuid, name } = uniqueStore("confirm");
     await applyStore(name, {
       [`${CAPABILITY}-v2-a`]: "1",
       [`${CAPABILITY}-v2-https://observed`]: "yay",
     });
     const writes: string[] = [];
-    await confirmWrites(unflushedStore(writes), expected, Promise.resolve(), {
-      readPersisted: () => readPersisted(name, CAPABILITY),
-      createStore: () => createStore(name),
-    });
+    await confirmWrites(
+      unflushedStore(writes),
+      expected,
+      Promise.resolve(),
+      storeCR(uuid, CAPABILITY),
+    );
     expect(writes).toEqual([]);
     expect(logs).toEqual([]);
   });
 
   it("re-creates a missing CR and rejects when the keys never land", async () => {
     const logs = recordLogs(Log, symbols.streamSym);
-    const name = uniqueName("confirm-missing");
+    const { uuid, name } = uniqueStore("confirm-missing");
     const writes: string[] = [];
     const running = confirmWrites(
       unflushedStore(writes),
       expected,
       Promise.resolve(),
-      {
-        readPersisted: () => readPersisted(name, CAPABILITY),
-        createStore: () => createStore(name),
-      },
+      storeCR(uuid, CAPABILITY),
       { attempts: 2, backoffMs: 1 },
     );
     await expect(running).rejects.toThrow(
@@ -286,7 +290,7 @@ describe("confirmWrites on the API server", () => {
 
   it("rejects when the CR cannot be read: the 403 is the reason", async () => {
     const logs = recordLogs(Log, symbols.streamSym);
-    const name = uniqueName("confirm-403");
+    const { uuid, name } = uniqueStore("confirm-403");
     await applyStore(name, {
       [`${CAPABILITY}-v2-a`]: "1",
       [`${CAPABILITY}-v2-https://observed`]: "yay",
@@ -298,14 +302,11 @@ describe("confirmWrites on the API server", () => {
         unflushedStore([]),
         expected,
         Promise.resolve(),
-        {
-          readPersisted: () => readPersisted(name, CAPABILITY),
-          createStore: () => createStore(name),
-        },
+        storeCR(uuid, CAPABILITY),
         { readTries: 2, readPauseMs: 1 },
       );
       await expect(running).rejects.toThrow(
-        `store writes not confirmed after 1 checks: the store CR could not be read in 2 tries: get PeprStore ${name} in pepr-system: HTTP 403 Forbidden`,
+        `store writes not confirmed after 1 checks: the store CR could not be read in 2 tries: permission denied: cannot get peprstores.pepr.dev "${name}" in namespace pepr-system`,
       );
     } finally {
       restore();

@@ -17,9 +17,9 @@ export interface LoadedCapability {
   /** kubernetes-fluent-client's WatchPhase enum from the same registry as the capability. */
   WatchPhase: typeof WatchPhase;
   /**
-   * Stand in for confirm-writes' readPersisted and createStore (which call the API server), so
-   * unit tests make no API calls and decide what the "cluster" holds. readPersisted resolves `{}`
-   * until a test sets an implementation.
+   * Stand in for the reads and the create of confirm-writes' storeCR (which call the API server),
+   * called with the CR's name (and the capability), so unit tests make no API calls and decide
+   * what the "cluster" holds. readPersisted resolves `{}` until a test sets an implementation.
    */
   readPersisted: jest.Mock<Promise<Record<string, string> | null>, [string, string]>;
   createStore: jest.Mock<Promise<void>, [string]>;
@@ -62,11 +62,16 @@ export async function loadCapability(): Promise<LoadedCapability> {
       async () => ({}),
     );
     const createStore = jest.fn<Promise<void>, [string]>(async () => undefined);
-    jest.doMock("../../capabilities/confirm-writes", () => ({
-      ...jest.requireActual("../../capabilities/confirm-writes"),
-      readPersisted,
-      createStore,
-    }));
+    jest.doMock("../../capabilities/confirm-writes", () => {
+      const { storeName } = jest.requireActual("../../store/contract");
+      return {
+        ...jest.requireActual("../../capabilities/confirm-writes"),
+        storeCR: (uuid: string, capability: string) => ({
+          readPersisted: () => readPersisted(storeName(uuid), capability),
+          createStore: () => createStore(storeName(uuid)),
+        }),
+      };
+    });
 
     const { WatchPhase } = await import("kubernetes-fluent-client/dist/fluent/shared-types");
     const { HelloPeprStoreResources } = await import(
