@@ -48,6 +48,7 @@ export default tseslint.config(
                 "stryker.all-tests.cjs",
                 "test/esm-to-cjs.cjs",
                 "cluster/exit-with-parent.cjs",
+                "cluster/listen-loopback.cjs",
                 "cluster/ports.cjs",
                 "bin/*.cjs",
               ],

@@ -18,6 +18,8 @@ import {
   AuditTail,
   buildControllerImage,
   ControlPlane,
+  DeployResult,
+  deployWatcher,
   ensureNamespace,
   followWatcherLogs,
   kubectl,
@@ -27,7 +29,6 @@ import {
   peprDeploy,
   repoRoot,
   startControlPlane,
-  startModule,
   waitFor,
   waitForWatcherPod,
   watcherDeployment,
@@ -171,8 +172,10 @@ async function main(): Promise<void> {
       `up with a node in ${clusterSeconds}s; image imported in ${loaded.loadSeconds.toFixed(1)}s`,
     );
     const env = { LOG_LEVEL: "debug" };
-    const first = await peprDeploy(cp, { env });
-    const again = await peprDeploy(cp, { env });
+    const watcher = await deployWatcher(cp, { mode: "deployed", env });
+    running.push(watcher);
+    const first = (await watcher.deploying) as DeployResult;
+    const again = await peprDeploy(cp, { env }); // the same command once everything is applied
     const pod = (await waitForWatcherPod(cp)).metadata?.name as string;
     progress("deploy", `first ${first.seconds}s, again (warm) ${again.seconds}s; pod ${pod}`);
 
@@ -189,7 +192,7 @@ async function main(): Promise<void> {
 
     await scaleDown(cp);
     t = Date.now();
-    const local = await startModule(cp, { skipPrepare: true });
+    const local = (await deployWatcher(cp, { mode: "local", skipPrepare: true })).logs;
     running.push(local);
     const localStartSeconds = secondsSince(t);
     const localRuns = await latency(cp, local, watch, audit, runs, "local");

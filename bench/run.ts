@@ -33,7 +33,7 @@ import {
   seconds,
   sleep,
   startControlPlane,
-  startModule,
+  deployWatcher,
   waitFor,
   watcherCalls,
   watcherPatches,
@@ -388,7 +388,7 @@ async function measure(
   // Timed once port 3000 is free: another watcher may hold it.
   await assertWatcherPortFree();
   const started = Date.now();
-  const mod = (live.mod = await startModule(cp, { skipPrepare: true }));
+  const mod = (live.mod = (await deployWatcher(cp, { mode: "local", skipPrepare: true })).logs);
   const startup = await watcherStartup(audit, mod, started);
 
   const bench = new Bench(cp, mod, watch, audit, timings, store);

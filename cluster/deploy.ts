@@ -60,6 +60,7 @@ export async function loadControllerImage(
   const image = await buildControllerImage(options);
   const started = Date.now();
   loadImageArchive(node, image.archive);
+  cp.controllerImage = image; // deployWatcher then deploys it without loading it again
   return { ...image, loadSeconds: (Date.now() - started) / 1000 };
 }
 

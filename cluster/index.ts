@@ -29,6 +29,9 @@ export type { NodeInfo } from "./node";
 /** Stop deadline of a control plane with a node. */
 export { NODE_STOP_TIMEOUT_MS, NODE_START_TIMEOUT_MS } from "./controlplane";
 
+/** The module's watcher on a cluster, deployed (`npx pepr deploy`) or as a local process. */
+export { deployWatcher } from "./watcher";
+export type { Watcher, WatcherMode, WatcherOptions } from "./watcher";
 /** Build the module (`npx pepr build`), prepare a cluster for it and run its watcher. */
 export {
   buildModule,

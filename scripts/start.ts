@@ -148,22 +148,16 @@ async function startDeployed(
     "npx pepr deploy --yes (builds the module, applies it, waits for the watcher's rollout)",
   );
   let echo = true;
-  const deploying = c.peprDeploy(cp, {
+  const watcher = await c.deployWatcher(cp, {
+    mode: "deployed",
+    untilServing: true,
     onOutput: line => echo && process.stderr.write(`      | ${line}\n`),
     abort,
   });
-  started.deploying = deploying.then(() => undefined);
-  started.deploying.catch(() => undefined); // awaited in observe(); a failure ends the waits below
-  const pod = await Promise.race([
-    c.waitForWatcherPod(cp, { running: true }),
-    deploying.then(() => c.waitForWatcherPod(cp)),
-  ]);
-  started.pod = pod.metadata?.name as string;
-  started.mod = c.followWatcherLogs(cp, started.pod);
-  await Promise.race([
-    started.mod.waitForLog(`watcher "${c.SERVING}"`, r => r.msg.startsWith(c.SERVING)),
-    deploying.then(() => undefined),
-  ]);
+  started.deploying = watcher.deploying?.then(() => undefined);
+  started.deploying?.catch(() => undefined); // awaited in observe()
+  started.pod = watcher.pod as string;
+  started.mod = watcher.logs;
   echo = false;
   steps.done(`watcher pod ${STORE_NAMESPACE}/${started.pod} serving (the rollout goes on)`);
 }
@@ -194,7 +188,7 @@ async function startLocal(
       await started.changes.expect(c.peprStoreObject(name), "the watcher");
     }
   }
-  started.mod = await c.startModule(cp, { skipPrepare: existing });
+  started.mod = (await c.deployWatcher(cp, { mode: "local", skipPrepare: existing })).logs;
   steps.done(`pid ${started.mod.pid}, "${c.STARTUP_COMPLETE}"`);
 }
 

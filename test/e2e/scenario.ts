@@ -12,7 +12,7 @@ import {
   ModuleOptions,
   ModuleProcess,
   startControlPlane,
-  startModule,
+  deployWatcher,
   storePatches,
   waitFor,
 } from "../../cluster";
@@ -74,7 +74,7 @@ export async function startScenario(
   let mod: ModuleProcess;
   const modStarted = Date.now();
   try {
-    mod = await startModule(cp, moduleOptions);
+    mod = (await deployWatcher(cp, { mode: "local", ...moduleOptions })).logs;
     report("watcher started", Date.now() - modStarted);
   } catch (err) {
     if (ownControlPlane) await cp.stop();

@@ -5,15 +5,15 @@
 import {
   auditLog,
   ControlPlane,
+  DeployResult,
+  deployWatcher,
   followWatcherLogs,
   kubectl,
   loadControllerImage,
   MODULE_NAMESPACE,
   ModuleProcess,
-  peprDeploy,
   startControlPlane,
   waitFor,
-  waitForWatcherPod,
   watcherServiceAccount,
 } from "../../../cluster";
 import { STORE_NAMESPACE } from "../../../store/contract";
@@ -103,10 +103,10 @@ export function useDeployment(
     report("earlier deployment's namespaces deleted and gone", Date.now() - removing);
     await before?.(cp);
     const deployedAt = Date.now();
-    const deployed = await peprDeploy(cp);
+    const watcher = await deployWatcher(cp, { mode: "deployed" });
+    const deployed = (await watcher.deploying) as DeployResult;
     report("npx pepr deploy --yes (build, apply, rollout)", deployed.seconds * 1000);
-    const pod = (await waitForWatcherPod(cp)).metadata?.name as string;
-    Object.assign(d, { cp, pod, deployedAt, logs: followWatcherLogs(cp, pod) });
+    Object.assign(d, { cp, pod: watcher.pod, deployedAt, logs: watcher.logs });
   }, SUITE_TIMEOUT_MS);
   afterAll(async () => {
     await d.logs?.stop();
