@@ -1,5 +1,5 @@
 // npm run bench:deploy: the module as `npx pepr deploy` runs it, measured in one run on one
-// machine (issue 12, item 4): the controller image build cold and warm, `npx pepr deploy` →
+// machine: the controller image build cold and warm, `npx pepr deploy` →
 // watcher Ready, event → "observed" for the deployed watcher beside the local-process watcher on
 // the same cluster (the same Bench steps as `npm run bench`), and the watcher pod's memory from
 // its cgroup against its 512Mi limit. Writes bench/deploy-results.json; prints progress on stderr
@@ -41,12 +41,12 @@ import { Bench, CAPABILITY_DATA, EventRun, STEP_TIMEOUT_MS } from "./scenario";
 import { round, stratifiedPhases, summarize, Summary } from "./stats";
 import { StoreWatch } from "./storewatch";
 
-const T0 = Date.now();
+const BENCH_STARTED = Date.now();
 const MiB = 1024 * 1024;
 
 function progress(phase: string, msg: string): void {
   process.stderr.write(
-    `[${((Date.now() - T0) / 1000).toFixed(1).padStart(6)}s] ${phase}: ${msg}\n`,
+    `[${((Date.now() - BENCH_STARTED) / 1000).toFixed(1).padStart(6)}s] ${phase}: ${msg}\n`,
   );
 }
 
@@ -160,56 +160,22 @@ async function main(): Promise<void> {
     "image",
     `cold ${image.coldSeconds}s, warm ${image.warmSeconds}s, ${image.archiveMiB} MiB`,
   );
-
-  let t = Date.now();
+  const t = Date.now();
   const cp = await startControlPlane({ node: true, progress: false });
   const clusterSeconds = secondsSince(t);
   const running: { stop(): Promise<void> | void }[] = [];
   try {
-    const loaded = await loadControllerImage(cp, { onProgress: () => undefined });
-    progress(
-      "cluster",
-      `up with a node in ${clusterSeconds}s; image imported in ${loaded.loadSeconds.toFixed(1)}s`,
-    );
-    const env = { LOG_LEVEL: "debug" };
-    const watcher = await deployWatcher(cp, { mode: "deployed", env });
-    running.push(watcher);
-    const first = (await watcher.deploying) as DeployResult;
-    const again = await peprDeploy(cp, { env }); // the same command once everything is applied
-    const pod = (await waitForWatcherPod(cp)).metadata?.name as string;
-    progress("deploy", `first ${first.seconds}s, again (warm) ${again.seconds}s; pod ${pod}`);
-
-    const audit = new AuditTail(cp.local!.auditLog);
-    await ensureNamespace(cp, MODULE_NAMESPACE);
-    const watch = new StoreWatch(cp.kubeconfig, storeName(), CAPABILITY_DATA);
-    await watch.start();
-    running.push(watch);
-    const podLogs = followWatcherLogs(cp, pod);
-    running.push(podLogs);
-    const deployed = await latency(cp, podLogs, watch, audit, runs, "deployed");
-    const memory = await podMemory(cp, pod).catch(err => ({ error: String(err).slice(0, 300) }));
-    progress("memory", JSON.stringify(memory));
-
-    await scaleDown(cp);
-    t = Date.now();
-    const local = (await deployWatcher(cp, { mode: "local", skipPrepare: true })).logs;
-    running.push(local);
-    const localStartSeconds = secondsSince(t);
-    const localRuns = await latency(cp, local, watch, audit, runs, "local");
-
+    const measured = await deployedAndLocal(cp, runs, clusterSeconds, running);
+    const { deployed, local } = measured;
     const results = {
       date: new Date().toISOString(),
       runs,
       image,
-      cluster: { startSeconds: clusterSeconds, imageImportSeconds: round(loaded.loadSeconds, 2) },
-      deploy: { firstSeconds: round(first.seconds, 2), warmSeconds: round(again.seconds, 2) },
-      deployed,
-      local: { ...localRuns, startSeconds: localStartSeconds },
+      ...measured,
       ratio: {
-        median: round(deployed.observedSeconds.median / localRuns.observedSeconds.median, 3),
-        p95: round(deployed.observedSeconds.p95 / localRuns.observedSeconds.p95, 3),
+        median: round(deployed.observedSeconds.median / local.observedSeconds.median, 3),
+        p95: round(deployed.observedSeconds.p95 / local.observedSeconds.p95, 3),
       },
-      memory,
     };
     mkdirSync(out, { recursive: true });
     writeFileSync(path.join(out, "deploy-results.json"), `${JSON.stringify(results, null, 2)}\n`);
@@ -218,6 +184,55 @@ async function main(): Promise<void> {
     for (const r of running.reverse()) await r.stop();
     await cp.stop();
   }
+}
+
+/**
+ * The deployed watcher's figures (deploy, latency, memory), then the local watcher's latency on
+ * the same cluster once the pod is scaled away. What it starts is pushed onto `running`.
+ */
+async function deployedAndLocal(
+  cp: ControlPlane,
+  runs: number,
+  clusterSeconds: number,
+  running: { stop(): Promise<void> | void }[],
+) {
+  const loaded = await loadControllerImage(cp, { onProgress: () => undefined });
+  progress(
+    "cluster",
+    `up with a node in ${clusterSeconds}s; image imported in ${loaded.loadSeconds.toFixed(1)}s`,
+  );
+  const env = { LOG_LEVEL: "debug" };
+  const watcher = await deployWatcher(cp, { mode: "deployed", env });
+  running.push(watcher);
+  const first = (await watcher.deploying) as DeployResult;
+  const again = await peprDeploy(cp, { env }); // the same command once everything is applied
+  const pod = (await waitForWatcherPod(cp)).metadata?.name as string;
+  progress("deploy", `first ${first.seconds}s, again (warm) ${again.seconds}s; pod ${pod}`);
+
+  const audit = new AuditTail(cp.local!.auditLog);
+  await ensureNamespace(cp, MODULE_NAMESPACE);
+  const watch = new StoreWatch(cp.kubeconfig, storeName(), CAPABILITY_DATA);
+  await watch.start();
+  running.push(watch);
+  const podLogs = followWatcherLogs(cp, pod);
+  running.push(podLogs);
+  const deployed = await latency(cp, podLogs, watch, audit, runs, "deployed");
+  const memory = await podMemory(cp, pod).catch(err => ({ error: String(err).slice(0, 300) }));
+  progress("memory", JSON.stringify(memory));
+
+  await scaleDown(cp);
+  const t = Date.now();
+  const localWatcher = (await deployWatcher(cp, { mode: "local", skipPrepare: true })).logs;
+  running.push(localWatcher);
+  const localStartSeconds = secondsSince(t);
+  const local = await latency(cp, localWatcher, watch, audit, runs, "local");
+  return {
+    cluster: { startSeconds: clusterSeconds, imageImportSeconds: round(loaded.loadSeconds, 2) },
+    deploy: { firstSeconds: round(first.seconds, 2), warmSeconds: round(again.seconds, 2) },
+    deployed,
+    local: { ...local, startSeconds: localStartSeconds },
+    memory,
+  };
 }
 
 function table(r: {

@@ -74,10 +74,10 @@ const LOAD_SAMPLE_MS = 5000;
 /** Refuse to prefill beyond this many keys while looking for the limit. */
 const MAX_PREFILL_KEYS = 200_000;
 
-const T0 = Date.now();
+const BENCH_STARTED = Date.now();
 
 function progress(phase: string, msg: string): void {
-  process.stderr.write(`[${seconds(T0).padStart(6)}s] ${phase}: ${msg}\n`);
+  process.stderr.write(`[${seconds(BENCH_STARTED).padStart(6)}s] ${phase}: ${msg}\n`);
 }
 
 function intEnv(name: string, fallback: number): number {
@@ -442,7 +442,7 @@ function collectResults(m: Measured): Results {
     pepr: m.timings,
     designBoundMs: bound,
     load: loadResults(m.loads),
-    wallSeconds: round((Date.now() - T0) / 1000, 1),
+    wallSeconds: round((Date.now() - BENCH_STARTED) / 1000, 1),
     controlPlane: controlPlaneResults(m),
     watcher: watcherResults(m),
     latency,

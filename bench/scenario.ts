@@ -304,44 +304,55 @@ export class Bench {
         "jsonpath={.metadata.uid}",
       ]);
       this.#observeUid = uid.trim();
-      if (expectFailure) {
-        // The capability retries on its own (capabilities/confirm-writes.ts): wait for the end of
-        // the callback, whichever way it ends.
-        const end = await this.mod.waitForLog(
-          `the watcher's callback to end ("observed" or "${MSG.callbackError}")`,
-          r =>
-            (r.msg === MSG.observed || isCallbackFailure(r)) &&
-            this.mod.logs.indexOf(r) >= logsFrom,
-          FAILURE_TIMEOUT_MS,
-        );
-        run.endedAt = end.time;
-        run.outcome = end.msg === MSG.observed ? "observed" : "failed";
-        if (run.outcome === "observed") run.observedAt = end.time;
-      } else {
-        const visible = await this.watch.waitFor(
-          "the four keys in the CR",
-          e => e.all,
-          eventTimeoutMs,
-          watchFrom,
-        );
-        run.visibleAt = visible.receivedAt;
-        run.visibleRV = visible.resourceVersion;
-        run.objectBytes = visible.objectBytes;
-        const observed = await this.mod.waitForLog(
-          `watcher "observed"`,
-          r => r.msg === MSG.observed && this.mod.logs.indexOf(r) >= logsFrom,
-          eventTimeoutMs,
-        );
-        run.observedAt = observed.time;
-        run.endedAt = observed.time;
-        run.outcome = "observed";
-      }
+      if (expectFailure) await this.#untilCallbackEnds(run, logsFrom);
+      else await this.#untilObserved(run, watchFrom, logsFrom, eventTimeoutMs);
       run.ok = true;
     } catch (err) {
       run.error = err instanceof Error ? err.message : String(err);
     }
     this.#fill(run, watchFrom, logsFrom);
     return run;
+  }
+
+  /**
+   * Waits for the end of the callback, whichever way it ends: the capability retries on its own
+   * (capabilities/confirm-writes.ts).
+   */
+  async #untilCallbackEnds(run: EventRun, logsFrom: number): Promise<void> {
+    const end = await this.mod.waitForLog(
+      `the watcher's callback to end ("observed" or "${MSG.callbackError}")`,
+      r => (r.msg === MSG.observed || isCallbackFailure(r)) && this.mod.logs.indexOf(r) >= logsFrom,
+      FAILURE_TIMEOUT_MS,
+    );
+    run.endedAt = end.time;
+    run.outcome = end.msg === MSG.observed ? "observed" : "failed";
+    if (run.outcome === "observed") run.observedAt = end.time;
+  }
+
+  /** Waits for the four keys in the CR (the benchmark's watch), then for "observed". */
+  async #untilObserved(
+    run: EventRun,
+    watchFrom: number,
+    logsFrom: number,
+    timeoutMs: number,
+  ): Promise<void> {
+    const visible = await this.watch.waitFor(
+      "the four keys in the CR",
+      e => e.all,
+      timeoutMs,
+      watchFrom,
+    );
+    run.visibleAt = visible.receivedAt;
+    run.visibleRV = visible.resourceVersion;
+    run.objectBytes = visible.objectBytes;
+    const observed = await this.mod.waitForLog(
+      `watcher "observed"`,
+      r => r.msg === MSG.observed && this.mod.logs.indexOf(r) >= logsFrom,
+      timeoutMs,
+    );
+    run.observedAt = observed.time;
+    run.endedAt = observed.time;
+    run.outcome = "observed";
   }
 
   /** Fills in the steps from the watcher's log, the audit log and the watch. */

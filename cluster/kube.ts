@@ -134,7 +134,7 @@ export async function getStore(
     });
   } catch (err) {
     if (isStatus(err, 404)) return undefined;
-    throw new Error(`get PeprStore ${name} in namespace ${STORE_NAMESPACE}: ${describe(err)}`, {
+    throw new Error(`get PeprStore ${name} in namespace ${STORE_NAMESPACE}: ${messageOf(err)}`, {
       cause: err,
     });
   }
@@ -168,7 +168,7 @@ export async function createObject<T extends KubernetesObject>(
     return await objectApi(cp).create(object);
   } catch (err) {
     if (options.exists === "ok" && isStatus(err, 409)) return undefined;
-    throw new Error(`create ${describeObject(object)}: ${describe(err)}`, { cause: err });
+    throw new Error(`create ${describeObject(object)}: ${messageOf(err)}`, { cause: err });
   }
 }
 
@@ -187,7 +187,7 @@ export async function applyObject<T extends KubernetesObject>(
       PatchStrategy.ServerSideApply,
     );
   } catch (err) {
-    throw new Error(`apply ${describeObject(object)}: ${describe(err)}`, { cause: err });
+    throw new Error(`apply ${describeObject(object)}: ${messageOf(err)}`, { cause: err });
   }
 }
 
@@ -201,7 +201,7 @@ export async function deleteObject(
     return true;
   } catch (err) {
     if (isStatus(err, 404)) return false;
-    throw new Error(`delete ${describeObject(object)}: ${describe(err)}`, { cause: err });
+    throw new Error(`delete ${describeObject(object)}: ${messageOf(err)}`, { cause: err });
   }
 }
 
@@ -240,7 +240,7 @@ export function describeObject(object: KubernetesObject): string {
 }
 
 /** The API server's message for an ApiException (HTTP code and Status message), else the error's. */
-function describe(err: unknown): string {
+function messageOf(err: unknown): string {
   if (err instanceof ApiException) {
     let body: unknown = err.body;
     try {

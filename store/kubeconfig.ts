@@ -50,21 +50,7 @@ export interface KubeconfigInUse {
  */
 export function useKubeconfig(options: KubeconfigOptions = {}): KubeconfigInUse {
   const previous = process.env[ENV_KUBECONFIG];
-  let files = options.kubeconfig ?? (previous ? previous : undefined);
-  // ~/.kube/config as loadFromDefault finds it (findHomeDir: $HOME on Linux and macOS)
-  const home = findHomeDir();
-  const homeConfig = home === null ? undefined : path.join(home, ".kube", "config");
-  if (files === undefined && homeConfig !== undefined && existsSync(homeConfig)) files = homeConfig;
-  if (
-    files === undefined &&
-    (options.context !== undefined || !process.env.KUBERNETES_SERVICE_HOST)
-  ) {
-    const looked = homeConfig === undefined ? "$HOME is unset" : `${homeConfig} does not exist`;
-    const pod = " and this is not a pod (KUBERNETES_SERVICE_HOST is unset)";
-    throw new KubeconfigError(
-      `no kubeconfig: $${ENV_KUBECONFIG} is unset, ${looked}${options.context === undefined ? pod : ""}`,
-    );
-  }
+  const files = kubeconfigFiles(options, previous);
   const source = files ?? "in-cluster service account";
 
   let contextDir: string | undefined;
@@ -80,45 +66,80 @@ export function useKubeconfig(options: KubeconfigOptions = {}): KubeconfigInUse 
   let value = files;
   if (options.context !== undefined && files !== undefined) {
     contextDir = mkdtempSync(path.join(os.tmpdir(), "pepr-store-context-"));
-    const contextFile = path.join(contextDir, "kubeconfig");
-    writeFileSync(
-      contextFile,
-      `apiVersion: v1\nkind: Config\ncurrent-context: ${JSON.stringify(options.context)}\n`,
-      { mode: 0o600 },
-    );
-    value = `${files}${path.delimiter}${contextFile}`;
+    value = `${files}${path.delimiter}${contextOnlyFile(contextDir, options.context)}`;
   }
   if (value !== undefined) process.env[ENV_KUBECONFIG] = value;
-
   try {
-    const config = new KubeConfig();
-    try {
-      config.loadFromDefault();
-    } catch (err) {
-      throw new KubeconfigError(`kubeconfig ${source}: ${(err as Error).message}`, { cause: err });
-    }
-    const context = config.getCurrentContext();
-    const names = config.getContexts().map(c => c.name);
-    if (!context) {
-      throw new KubeconfigError(
-        `kubeconfig ${source}: no current-context; contexts: ${names.join(", ") || "none"}`,
-      );
-    }
-    if (!names.includes(context)) {
-      const which = options.context === undefined ? "current-context" : "context";
-      throw new KubeconfigError(
-        `${which} "${context}" is not in kubeconfig ${source}; contexts: ${names.join(", ") || "none"}`,
-      );
-    }
-    const cluster = config.getCurrentCluster();
-    if (!cluster) {
-      throw new KubeconfigError(
-        `kubeconfig ${source}: context "${context}" names no known cluster`,
-      );
-    }
-    return { target: { source, context, server: cluster.server }, restore };
+    return { target: currentTarget(source, options.context), restore };
   } catch (err) {
     restore();
     throw err;
   }
+}
+
+/**
+ * The kubeconfig path(s) loadFromDefault would read: the option, $KUBECONFIG, ~/.kube/config;
+ * `undefined` in a pod without them (its service account).
+ *
+ * @throws KubeconfigError when there is none and this is not a pod (or a context was asked for)
+ */
+function kubeconfigFiles(
+  options: KubeconfigOptions,
+  previous: string | undefined,
+): string | undefined {
+  const files = options.kubeconfig ?? (previous ? previous : undefined);
+  if (files !== undefined) return files;
+  // ~/.kube/config as loadFromDefault finds it (findHomeDir: $HOME on Linux and macOS)
+  const home = findHomeDir();
+  const homeConfig = home === null ? undefined : path.join(home, ".kube", "config");
+  if (homeConfig !== undefined && existsSync(homeConfig)) return homeConfig;
+  if (options.context === undefined && process.env.KUBERNETES_SERVICE_HOST) return undefined;
+  const looked = homeConfig === undefined ? "$HOME is unset" : `${homeConfig} does not exist`;
+  const pod = " and this is not a pod (KUBERNETES_SERVICE_HOST is unset)";
+  throw new KubeconfigError(
+    `no kubeconfig: $${ENV_KUBECONFIG} is unset, ${looked}${options.context === undefined ? pod : ""}`,
+  );
+}
+
+/** Writes, in dir, a kubeconfig holding nothing but `current-context` (no credentials). */
+function contextOnlyFile(dir: string, context: string): string {
+  const file = path.join(dir, "kubeconfig");
+  writeFileSync(
+    file,
+    `apiVersion: v1\nkind: Config\ncurrent-context: ${JSON.stringify(context)}\n`,
+    { mode: 0o600 },
+  );
+  return file;
+}
+
+/**
+ * The cluster $KUBECONFIG (as set now) names, as kubernetes-fluent-client will load it.
+ *
+ * @throws KubeconfigError when it cannot be read, or its context is missing or has no cluster
+ */
+function currentTarget(source: string, asked: string | undefined): ClusterTarget {
+  const config = new KubeConfig();
+  try {
+    config.loadFromDefault();
+  } catch (err) {
+    throw new KubeconfigError(`kubeconfig ${source}: ${(err as Error).message}`, { cause: err });
+  }
+  const context = config.getCurrentContext();
+  const names = config.getContexts().map(c => c.name);
+  if (!context) {
+    throw new KubeconfigError(
+      `kubeconfig ${source}: no current-context; contexts: ${names.join(", ") || "none"}`,
+    );
+  }
+  if (!names.includes(context)) {
+    const which = asked === undefined ? "current-context" : "context";
+    throw new KubeconfigError(
+      `${which} "${context}" is not in kubeconfig ${source}; contexts: ${names.join(", ") || "none"}`,
+    );
+  }
+  const cluster = config.getCurrentCluster();
+  if (!cluster) {
+    throw new KubeconfigError(`kubeconfig ${source}: context "${context}" names no known cluster`);
+  }
+  return { source, context, server: cluster.server };
 }

@@ -190,13 +190,7 @@ export async function watchStore(
     throw err;
   }
 
-  let current: DecodedData = only(decodeStoreData({}, want.known), want.capability);
-  const report = (next: DecodedData, resourceVersion: string): void => {
-    const changes = diffDecoded(current, next);
-    current = next;
-    const time = new Date();
-    for (const change of changes) onChange({ ...change, time, resourceVersion });
-  };
+  const report = changeReporter(want, onChange);
   report(initial, initial.resourceVersion);
 
   let settle: { resolve: () => void; reject: (err: Error) => void } | undefined;
@@ -210,7 +204,7 @@ export async function watchStore(
       if (stopped) return;
       const resourceVersion = store.metadata?.resourceVersion ?? "";
       const data = phase === "DELETED" ? {} : store.data;
-      report(only(decodeStoreData(data, want.known), want.capability), resourceVersion);
+      report(narrowedTo(decodeStoreData(data, want.known), want.capability), resourceVersion);
     },
   );
   const stop = (err?: Error): void => {
@@ -222,6 +216,44 @@ export async function watchStore(
     if (err) settle?.reject(err);
     else settle?.resolve();
   };
+  reportWatchErrors(watcher.events, want, target, options.onWarning, stop);
+
+  try {
+    await watcher.start();
+  } catch (err) {
+    stop();
+    throw translate(err, "watch", want, target);
+  }
+  // A list or watch that was denied is reported by an event before start() returns.
+  if (failure) throw failure;
+  return { initial, stop: () => stop(), done };
+}
+
+/** Reports each difference between the last data seen and `next` as a change event. */
+function changeReporter(
+  want: Resolved,
+  onChange: (change: StoreChangeEvent) => void,
+): (next: DecodedData, resourceVersion: string) => void {
+  let current: DecodedData = narrowedTo(decodeStoreData({}, want.known), want.capability);
+  return (next, resourceVersion) => {
+    const changes = diffDecoded(current, next);
+    current = next;
+    const time = new Date();
+    for (const change of changes) onChange({ ...change, time, resourceVersion });
+  };
+}
+
+/**
+ * Turns the watch's error events into warnings (it retries) or, for 401, 403 and 404, a stop
+ * with the error.
+ */
+function reportWatchErrors(
+  events: { on(event: string, listener: (err: unknown) => void): unknown },
+  want: Resolved,
+  target: ClusterTarget,
+  onWarning: ((err: Error) => void) | undefined,
+  stop: (err: Error) => void,
+): void {
   const failed = (verb: string) => (err: unknown) => {
     // fluent-client reports a failed response as an Error "<verb> failed: <status> <text> [headers]"
     const text = err instanceof Error ? err.message : String(err);
@@ -233,7 +265,7 @@ export async function watchStore(
       return;
     }
     const why = response ? `HTTP ${response[1]} ${response[2].trim()}` : describeCause(err);
-    options.onWarning?.(
+    onWarning?.(
       new ApiError(
         `${verb} of PeprStore ${want.name} at ${target.server} failed (${why}), retrying`,
         status,
@@ -241,10 +273,10 @@ export async function watchStore(
       ),
     );
   };
-  watcher.events.on(WatchEvent.LIST_ERROR, failed("list"));
-  watcher.events.on(WatchEvent.WATCH_ERROR, failed("watch"));
-  watcher.events.on(WatchEvent.NETWORK_ERROR, (err: unknown) =>
-    options.onWarning?.(
+  events.on(WatchEvent.LIST_ERROR, failed("list"));
+  events.on(WatchEvent.WATCH_ERROR, failed("watch"));
+  events.on(WatchEvent.NETWORK_ERROR, (err: unknown) =>
+    onWarning?.(
       new ClusterUnreachableError(
         `watch of PeprStore ${want.name}: connection to ${target.server} lost (${describeCause(err)}), retrying`,
         target.server,
@@ -252,19 +284,9 @@ export async function watchStore(
       ),
     ),
   );
-  watcher.events.on(WatchEvent.DATA_ERROR, (err: unknown) =>
-    options.onWarning?.(asError(err, `watch of PeprStore ${want.name}: bad event`)),
+  events.on(WatchEvent.DATA_ERROR, (err: unknown) =>
+    onWarning?.(asError(err, `watch of PeprStore ${want.name}: bad event`)),
   );
-
-  try {
-    await watcher.start();
-  } catch (err) {
-    stop();
-    throw translate(err, "watch", want, target);
-  }
-  // A list or watch that was denied is reported by an event before start() returns.
-  if (failure) throw failure;
-  return { initial, stop: () => stop(), done };
 }
 
 /** The fatal watch failures (401, 403, 404) as errors; `undefined` for the ones to retry. */
@@ -351,12 +373,12 @@ function toSnapshot(store: PeprStore, want: Resolved): StoreSnapshot {
     namespace: store.metadata?.namespace ?? want.namespace,
     resourceVersion: store.metadata?.resourceVersion ?? "",
     lastFlush: lastFlushTime(store.metadata?.labels),
-    ...only(decoded, want.capability),
+    ...narrowedTo(decoded, want.capability),
   };
 }
 
 /** Keeps one capability (and drops the unrecognized keys) when `capability` is set. */
-function only(decoded: DecodedData, capability: string | undefined): DecodedData {
+function narrowedTo(decoded: DecodedData, capability: string | undefined): DecodedData {
   if (capability === undefined) return decoded;
   const empty: CapabilityData = { items: {}, unmigrated: {} };
   const part = Object.hasOwn(decoded.capabilities, capability)

@@ -12,7 +12,7 @@ import type { FileResult, MutantResult, MutationTestResult } from "mutation-test
 
 import { repoRoot } from "../cluster/paths";
 
-/** Below this, a folder or file is marked (the goal of issue 10; Stryker's `thresholds.low`). */
+/** Below this, a folder or file is marked (the project's goal; Stryker's `thresholds.low`). */
 export const GOAL_PERCENT = 85;
 const REPORTS = path.join("reports", "mutation");
 

@@ -88,6 +88,12 @@ func apiserverArgs(dataDir string, p *pki, etcdURL string, port int, nodeIP stri
 	if nodeIP == "" {
 		return args, nil
 	}
+	return withNodeArgs(args, p, nodeIP)
+}
+
+// withNodeArgs replaces and adds the flags a node needs: its address advertised, the lease
+// endpoint reconciler, the Node authorizer and NodeRestriction, the kubelet client certificate.
+func withNodeArgs(args []string, p *pki, nodeIP string) ([]string, error) {
 	cert, key := p.certPair("apiserver-kubelet-client")
 	if err := p.ensureClient(cert, key, "kube-apiserver-kubelet-client", "system:masters"); err != nil {
 		return nil, err

@@ -202,7 +202,13 @@ func up(o upOptions) error {
 	if err := stop.check(); err != nil {
 		return err
 	}
+	return serve(o, &ready, p, nd, pt, lis, stop)
+}
 
+// serve starts etcd, kube-apiserver and the workloads, prints the ready line, and runs until a
+// stop is asked for or a component exits; everything it started is stopped when it returns.
+func serve(o upOptions, ready *readyLine, p *pki, nd *node, pt ports, lis net.Listener, stop *stopper) error {
+	dataDir := ready.DataDir
 	step := time.Now()
 	etcd, etcdURL, err := startEtcd(dataDir, p, pt.EtcdClient, pt.EtcdPeer)
 	if err != nil {
@@ -226,7 +232,7 @@ func up(o upOptions) error {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := startWorkloads(ctx, o, nd, api.server, p, stop, &ready); err != nil {
+	if err := startWorkloads(ctx, o, nd, api.server, p, stop, ready); err != nil {
 		return err
 	}
 	token, err := writeControlToken(dataDir)
@@ -244,7 +250,11 @@ func up(o upOptions) error {
 	line, _ := json.Marshal(ready)
 	fmt.Println(string(line))
 	progress("ready in %.1fs: export KUBECONFIG=%s", ready.StartSeconds, o.kubeconfig)
+	return untilEnd(stop, failed)
+}
 
+// untilEnd waits for a stop request (nil) or a component's exit (exitComponentDied).
+func untilEnd(stop *stopper, failed <-chan error) error {
 	select {
 	case <-stop.done:
 		progress("%s", stop.reason)

@@ -5,7 +5,7 @@
 import { createConfigMap, getStore, startModule, TimeoutError } from "../../cluster";
 import { FLUSH_INTERVAL_MS } from "../../store/contract";
 import {
-  ALL_FOUR,
+  OBSERVE_KEYS,
   EXPECTED_DATA,
   MODULE_NAMESPACE,
   PLACEHOLDER,
@@ -104,7 +104,7 @@ describe("faults before the flush", () => {
     // the capability re-wrote all of them once.
     expect(recordsWithMsg(sc.mod, FLUSH_FAILED).length).toBeGreaterThan(0);
     expect(recordsWithMsg(sc.mod, "re-writing store keys")).toEqual([
-      expect.objectContaining({ level: 40, missing: ALL_FOUR, attempt: 1 }),
+      expect.objectContaining({ level: 40, missing: OBSERVE_KEYS, attempt: 1 }),
     ]);
     expect(recordsWithMsg(sc.mod, "store writes not confirmed")).toEqual([]);
   });

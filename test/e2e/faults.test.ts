@@ -15,7 +15,7 @@ import {
 } from "../../cluster";
 import { STORE_NAMESPACE, storeName } from "../../store/contract";
 import {
-  ALL_FOUR,
+  OBSERVE_KEYS,
   EXPECTED_DATA,
   MODULE_NAMESPACE,
   observedRecords,
@@ -167,7 +167,7 @@ describe("faults after the flush", () => {
     expect(recordsWithMsg(sc.mod, "store CR missing: creating it again")).toHaveLength(1);
     // Pepr's own flush of the event 404s and poisons its queue, so a second re-write can be needed.
     expect(recordsWithMsg(sc.mod, "re-writing store keys")[0]).toEqual(
-      expect.objectContaining({ missing: ALL_FOUR, attempt: 1 }),
+      expect.objectContaining({ missing: OBSERVE_KEYS, attempt: 1 }),
     );
     expect(recordsWithMsg(sc.mod, "store writes not confirmed")).toEqual([]);
   });

@@ -19,9 +19,9 @@ import {
 } from "../../cluster";
 
 /**
- * Seconds each file took when the tier ran in one process (mean of five runs at load average
- * 7-15, commit a491750; the two faults files, split from one file since, from their tests' times
- * in one run, scaled to that load): what the processes are balanced by.
+ * Seconds each file takes when the tier runs in one process (mean of five runs at load average
+ * 7-15; the two faults files from their tests' times in one run, scaled to that load): what the
+ * processes are balanced by.
  */
 export const MEASURED_SECONDS: Readonly<Record<string, number>> = {
   "faults.test.ts": 60,

@@ -93,7 +93,7 @@ export async function startScenario(
 }
 
 /** The capability's four keys as it names them in its "re-writing store keys" records. */
-export const ALL_FOUR = ["a", "b", "c", "https://observed"];
+export const OBSERVE_KEYS = ["a", "b", "c", "https://observed"];
 
 /**
  * A scenario whose watcher has synced its informers ("Scheduling processed"), with the module's

@@ -24,7 +24,7 @@ const describeFaults = faults ? describe : describe.skip;
 if (!faults) process.stderr.write("store-watch-faults: skipped on an existing cluster\n");
 const cluster = faults as FaultCluster;
 
-const kc = (args: string[], input?: string): Promise<string> =>
+const kubectlOnFaultCluster = (args: string[], input?: string): Promise<string> =>
   kubectl(cluster, args, input === undefined ? {} : { input });
 
 /** What `promise` rejected with (fails the test if it resolved). */
@@ -40,22 +40,22 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 /** A store `pepr-<uuid>-store` with `data` in a namespace of its own on the fault cluster. */
 async function faultStore(data: Record<string, string>) {
   const namespace = uniqueName("fault");
-  await kc(["create", "namespace", namespace]);
+  await kubectlOnFaultCluster(["create", "namespace", namespace]);
   const uuid = uniqueName("u");
   const name = `pepr-${uuid}-store`;
   const cr = { apiVersion: "pepr.dev/v1", kind: "PeprStore", metadata: { name, namespace }, data };
-  await kc(["apply", "-f", "-"], JSON.stringify(cr));
+  await kubectlOnFaultCluster(["apply", "-f", "-"], JSON.stringify(cr));
   return { namespace, uuid, name, options: { namespace, uuid, capabilities: [CAP] } };
 }
 
 /** Changes the CRD's spec: the API server rebuilds its storage and ends every watch on it. */
 async function endWatches(): Promise<void> {
   const patch = { spec: { names: { categories: [uniqueName("cut")] } } };
-  await kc(["patch", "crd", CRD, "--type=merge", "-p", JSON.stringify(patch)]);
+  await kubectlOnFaultCluster(["patch", "crd", CRD, "--type=merge", "-p", JSON.stringify(patch)]);
 }
 
 /** The change events without their time and resourceVersion. */
-const plain = (changes: StoreChangeEvent[]) =>
+const withoutTimes = (changes: StoreChangeEvent[]) =>
   changes.map(c =>
     Object.fromEntries(Object.entries(c).filter(([k]) => k !== "time" && k !== "resourceVersion")),
   );
@@ -64,11 +64,16 @@ describeFaults("watchStore when the cluster fails under it", () => {
   beforeEach(async () => {
     // a test that failed half-way may have left the API server stopped or the CRD deleted
     await switchAPIServer(cluster, "start");
-    await kc(
+    await kubectlOnFaultCluster(
       ["apply", "--server-side", "--force-conflicts", "-f", "-"],
       JSON.stringify(cluster.crd),
     );
-    await kc(["wait", "--for=condition=Established", `crd/${CRD}`, "--timeout=30s"]);
+    await kubectlOnFaultCluster([
+      "wait",
+      "--for=condition=Established",
+      `crd/${CRD}`,
+      "--timeout=30s",
+    ]);
     // served once a request of kubernetes-fluent-client (which does not retry a 429) is answered
     await waitFor(`${CRD} to be served`, async () =>
       (await rejection(readStore({ kubeconfig: cluster.kubeconfig, uuid: "none" }))) instanceof
@@ -101,9 +106,18 @@ describeFaults("watchStore when the cluster fails under it", () => {
         await switchAPIServer(cluster, "start");
       }
       const patch = JSON.stringify({ data: { "cap-v2-b": "2" } });
-      await kc(["patch", "peprstore", name, "-n", namespace, "--type=merge", "-p", patch]);
+      await kubectlOnFaultCluster([
+        "patch",
+        "peprstore",
+        name,
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        patch,
+      ]);
       await waitFor("the change after the restart", () => (changes.length >= 2 ? true : undefined));
-      expect(plain(changes)).toEqual([
+      expect(withoutTimes(changes)).toEqual([
         { type: "added", capability: CAP, key: "a", value: "1", unmigrated: false },
         { type: "added", capability: CAP, key: "b", value: "2", unmigrated: false },
       ]);
@@ -140,7 +154,7 @@ describeFaults("watchStore when the cluster fails under it", () => {
       await waitFor("the role to apply", () => readStore(saOptions));
       const warnings: Error[] = [];
       const watch = await watchStore({ ...saOptions, onWarning: w => warnings.push(w) }, () => {});
-      await kc(["delete", "rolebinding", "-n", namespace, sa.user]);
+      await kubectlOnFaultCluster(["delete", "rolebinding", "-n", namespace, sa.user]);
       await waitFor("the rights to be gone", async () =>
         (await rejection(readStore(saOptions))) instanceof PermissionDeniedError ? true : undefined,
       );
@@ -168,7 +182,7 @@ describeFaults("watchStore when the cluster fails under it", () => {
       await waitFor("the role to apply", () => readStore(saOptions));
       const warnings: Error[] = [];
       const watch = await watchStore({ ...saOptions, onWarning: w => warnings.push(w) }, () => {});
-      await kc(["delete", "serviceaccount", "-n", "default", sa.user]);
+      await kubectlOnFaultCluster(["delete", "serviceaccount", "-n", "default", sa.user]);
       await waitFor("the token to be refused", async () =>
         (await rejection(readStore(saOptions))) instanceof UnauthorizedError ? true : undefined,
       );
@@ -194,7 +208,7 @@ describeFaults("watchStore when the cluster fails under it", () => {
       const watch = await watchStore({ ...options, kubeconfig: cluster.kubeconfig }, c =>
         changes.push(c),
       );
-      await kc(["delete", "crd", CRD]);
+      await kubectlOnFaultCluster(["delete", "crd", CRD]);
       const missing =
         `PeprStore ${name}: the CRD ${CRD} is not installed (${cluster.server} does not serve ` +
         "pepr.dev/v1 peprstores; the Pepr watcher and `npx pepr deploy` install it)";
@@ -204,7 +218,7 @@ describeFaults("watchStore when the cluster fails under it", () => {
       expect((err as Error).cause).toMatchObject({
         message: expect.stringMatching(/^watch failed: 404 Not Found /),
       });
-      expect(plain(changes)).toEqual([
+      expect(withoutTimes(changes)).toEqual([
         { type: "added", capability: CAP, key: "a", value: "1", unmigrated: false },
         { type: "removed", capability: CAP, key: "a", previous: "1", unmigrated: false },
       ]);
