@@ -8,7 +8,7 @@ module.exports = {
   ...unit,
   roots: ["<rootDir>/test/integration"],
   setupFiles: ["<rootDir>/test/unit/env.ts"],
-  // the shared control plane (test/shared-cluster/) and the fault tests' own (./start.ts)
+  // the shared control plane (test/shared-cluster/) and the fault tests' own (./start-fault-cluster.ts)
   globalSetup: "<rootDir>/test/integration/global-setup.ts",
   globalTeardown: "<rootDir>/test/integration/global-teardown.ts",
   testTimeout: 30_000,

@@ -2,7 +2,7 @@
 import { storeName } from "../store/contract";
 import type { ProcSample } from "./proc";
 import type { BreakdownKey, LimitResult, Results, ScaleStep } from "./results";
-import { KEY_PREFIX } from "./scenario";
+import { KEY_PREFIX } from "./event";
 import type { Summary } from "./stats";
 
 const s3 = (ms: number | undefined): string => (ms === undefined ? "–" : (ms / 1000).toFixed(3));

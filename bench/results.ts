@@ -2,7 +2,7 @@
 import { type CallCount } from "../cluster";
 import type { PeprTimings } from "./pepr";
 import type { Machine, ProcSample } from "./proc";
-import type { ErrorRecord, EventRun } from "./scenario";
+import type { ErrorRecord, EventRun } from "./event";
 import { round, Summary } from "./stats";
 
 /** Per-run durations in ms, from the event's timestamps. */

@@ -51,7 +51,7 @@ import {
   PREFILL_KEY_BYTES,
   PREFILL_VALUE_BYTES,
   STEP_TIMEOUT_MS,
-} from "./scenario";
+} from "./event";
 import { round, stratifiedPhases, summarize, Summary } from "./stats";
 import { BreakdownKey, durations, LimitResult, Results, ScaleStep } from "./results";
 import { StoreWatch } from "./storewatch";

@@ -40,9 +40,9 @@ export {
   makeTLSPair,
   assertWatcherPortFree,
   watchProcess,
-} from "./module";
+} from "./local-watcher";
 /** The running watcher, its options and its parsed log records. */
-export type { ModuleProcess, ModuleOptions, LogRecord } from "./module";
+export type { ModuleProcess, ModuleOptions, LogRecord } from "./local-watcher";
 /** The watcher's log messages, its start deadline, and Pepr's own PeprStore CRD. */
 export {
   STARTUP_COMPLETE,
@@ -50,7 +50,7 @@ export {
   STORE_CREATE_FAILED,
   DEFAULT_MODULE_START_TIMEOUT_MS,
   PEPR_STORE_CRD,
-} from "./module";
+} from "./local-watcher";
 /** The fixed ports a run needs, checked before anything is built. */
 export {
   assertPortsFree,
@@ -103,9 +103,9 @@ export {
 export type { AuditEvent, Audited, CallCount, KeepBody } from "./audit";
 
 /** Run this package's CLI (bin/) as a user does. */
-export { buildStoreCli, startCli, runCli, CLI_NAME, DEFAULT_CLI_TIMEOUT_MS } from "./cli";
+export { buildStoreCli, startCli, runCli, CLI_NAME, DEFAULT_CLI_TIMEOUT_MS } from "./store-cli";
 /** A CLI run's result, options and running process. */
-export type { CliResult, CliOptions, CliProcess } from "./cli";
+export type { CliResult, CliOptions, CliProcess } from "./store-cli";
 
 /** The Pepr controller image, built here from the registries (image/build.sh), cached by content. */
 export { buildControllerImage, ImageBuildError } from "./image";
@@ -125,9 +125,9 @@ export {
   DEPLOY_NAMESPACE,
   DEFAULT_DEPLOY_TIMEOUT_MS,
   DEFAULT_POD_READY_TIMEOUT_MS,
-} from "./deploy";
+} from "./pepr-deploy";
 /** An image loaded into the node, and what a deploy printed and took. */
-export type { LoadedImage, DeployResult } from "./deploy";
+export type { LoadedImage, DeployResult } from "./pepr-deploy";
 
 /** Waiting on a condition with a deadline that names what it waited for. */
 export { waitFor, sleep, seconds, TimeoutError, DEFAULT_WAIT_MS, DEFAULT_POLL_MS } from "./wait";

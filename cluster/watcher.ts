@@ -8,8 +8,8 @@ import {
   loadControllerImage,
   peprDeploy,
   waitForWatcherPod,
-} from "./deploy";
-import { ModuleOptions, ModuleProcess, SERVING, startModule } from "./module";
+} from "./pepr-deploy";
+import { ModuleOptions, ModuleProcess, SERVING, startModule } from "./local-watcher";
 
 /** Where the watcher runs: a pod of the cluster's node, or a process on this machine. */
 export type WatcherMode = "deployed" | "local";

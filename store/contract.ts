@@ -5,7 +5,7 @@
 // copied here from its sources, each naming the file it comes from; test/unit/contract.test.ts
 // reads the installed node_modules/pepr/src and fails when a copy no longer matches. The one fact
 // Pepr does export from a module, its PeprStore CRD (src/lib/assets/store.ts `peprStoreCRD`), is
-// imported from Pepr where it is applied (cluster/module.ts), not copied.
+// imported from Pepr where it is applied (cluster/local-watcher.ts), not copied.
 //
 // No imports but Node's: the capability bundles this file (`pepr build`), and store/ runs it
 // without loading Pepr.

@@ -59,7 +59,7 @@ export {
   PACKAGE_NAME,
 } from "./contract";
 /** This module's capability names, the default of readStore and watchStore. */
-export { MODULE_CAPABILITIES } from "./module";
+export { MODULE_CAPABILITIES } from "./capabilities";
 /** The CLI's output formats, as a library (the CLI itself is ./cli.ts). */
 export { formatSnapshot, formatChange, formatTable, OUTPUT_FORMATS } from "./format";
 /** The output format names. */

@@ -28,7 +28,7 @@ import {
   UnknownCapabilityError,
 } from "./errors";
 import { ClusterTarget, KubeconfigOptions, useKubeconfig } from "./kubeconfig";
-import { MODULE_CAPABILITIES } from "./module";
+import { MODULE_CAPABILITIES } from "./capabilities";
 import { PeprStore } from "./peprstore";
 
 /** What to read. Every field is optional. */

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 
-// cluster/kube.ts, not the barrel: the barrel loads Pepr's sources (cluster/module.ts), whose
+// cluster/kube.ts, not the barrel: the barrel loads Pepr's sources (cluster/local-watcher.ts), whose
 // kinds clash with those of the Pepr build the code under test loads.
 import { kubectl } from "../../cluster/kube";
 import { PEPR_STORE_RESOURCE } from "../../store/contract";

@@ -4,7 +4,7 @@
 import type { ControlPlane } from "../../cluster";
 import sharedGlobalSetup from "../shared-cluster/global-setup";
 import { ENV_FAULT_CLUSTER } from "./cluster";
-import { startFaultCluster } from "./start";
+import { startFaultCluster } from "./start-fault-cluster";
 
 export default async function globalSetup(): Promise<void> {
   const faults = process.env[ENV_FAULT_CLUSTER] ? undefined : startFaultCluster();

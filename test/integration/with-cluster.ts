@@ -4,10 +4,10 @@
 // control plane and exits with the command's code. `npm run test:mutation` runs StrykerJS so.
 import { spawn } from "node:child_process";
 
-import { startSharedCluster } from "../shared-cluster/start";
+import { startSharedCluster } from "../shared-cluster/start-shared-cluster";
 import { ENV_SHARED_CLUSTER } from "../shared-cluster/state";
 import { ENV_FAULT_CLUSTER } from "./cluster";
-import { startFaultCluster } from "./start";
+import { startFaultCluster } from "./start-fault-cluster";
 
 async function main(argv: string[]): Promise<number> {
   if (argv.length === 0) {

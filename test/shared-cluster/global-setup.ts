@@ -3,7 +3,7 @@
 // file of the tier. When $HPSR_SHARED_CLUSTER already names one (test/integration/with-cluster.ts,
 // which `npm run test:mutation` uses so that each mutant's run does not start its own), it is used.
 import type { ControlPlane } from "../../cluster";
-import { startSharedCluster } from "./start";
+import { startSharedCluster } from "./start-shared-cluster";
 import { ENV_SHARED_CLUSTER } from "./state";
 
 export default async function globalSetup(): Promise<void> {

@@ -11,7 +11,7 @@ import {
 } from "../../bench/charts";
 import { renderReport } from "../../bench/report";
 import type { Durations, Results, ScaleStep } from "../../bench/results";
-import type { EventRun } from "../../bench/scenario";
+import type { EventRun } from "../../bench/event";
 import type { Summary } from "../../bench/stats";
 
 const MIB = 2 ** 20;

@@ -10,7 +10,7 @@ import {
   lastFlushTime,
 } from "../../store/decode";
 import { PLACEHOLDER } from "../../store/contract";
-import { MODULE_CAPABILITIES } from "../../store/module";
+import { MODULE_CAPABILITIES } from "../../store/capabilities";
 import { loadCapability } from "./helpers";
 
 const CAP = "hello-pepr-store-resources";

@@ -22,7 +22,7 @@ import {
   UnauthorizedError,
 } from "../../store/errors";
 import { useKubeconfig } from "../../store/kubeconfig";
-import { MODULE_CAPABILITIES } from "../../store/module";
+import { MODULE_CAPABILITIES } from "../../store/capabilities";
 import { resolveOptions, translate } from "../../store/read";
 
 /** A kubeconfig with two contexts on two (closed) ports. */

@@ -37,7 +37,7 @@ import {
 import { STORE_NAMESPACE, storeName } from "../store/contract";
 import { peprTimings } from "./pepr";
 import { durations } from "./results";
-import { Bench, CAPABILITY_DATA, EventRun, STEP_TIMEOUT_MS } from "./scenario";
+import { Bench, CAPABILITY_DATA, EventRun, STEP_TIMEOUT_MS } from "./event";
 import { round, stratifiedPhases, summarize, Summary } from "./stats";
 import { StoreWatch } from "./storewatch";
 

@@ -10,7 +10,7 @@ import { moduleUUID, STORE_NAMESPACE } from "../store/contract";
 import type { ControlPlane } from "./controlplane";
 import { buildControllerImage, BuildControllerImageOptions, ControllerImage } from "./image";
 import { kubectl, kubectlRun } from "./kube";
-import { ModuleProcess, watchProcess } from "./module";
+import { ModuleProcess, watchProcess } from "./local-watcher";
 import { loadImageArchive, requireNode } from "./node";
 import { repoRoot } from "./paths";
 import { waitFor } from "./wait";

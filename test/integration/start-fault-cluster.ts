@@ -2,7 +2,11 @@
 // restarts and breaks it, so the shared one never fails under the other files): for
 // global-setup.ts and with-cluster.ts, which (unlike the test files) may load the cluster barrel.
 import { PEPR_STORE_CRD, useExisting } from "../../cluster";
-import { accessOf, StartedCluster, startPreparedCluster } from "../shared-cluster/start";
+import {
+  accessOf,
+  StartedCluster,
+  startPreparedCluster,
+} from "../shared-cluster/start-shared-cluster";
 import { FaultCluster } from "./cluster";
 
 /**
