@@ -85,3 +85,20 @@ export function processesNaming(dir: string): string[] {
       }
     });
 }
+
+/**
+ * The control plane's own check after a node stop (`<data-dir>/node/stop-check.json`), made
+ * while it still held the machine's node lock: what of the run is left, and what of others it
+ * kept in paths the run created.
+ */
+export function stopCheck(dataDir: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(`${dataDir}/node/stop-check.json`, "utf8")) as Record<
+    string,
+    unknown
+  >;
+}
+
+/** A stop check that found nothing of the run left, with `kept` the others' files kept. */
+export function cleanStopCheck(kept: string[] = []): Record<string, unknown> {
+  return { chains: [], mounts: [], processes: [], links: [], paths: [], sysctls: [], kept };
+}

@@ -41,7 +41,7 @@ import {
   writeImageArchive,
 } from "../../../cluster";
 import { report } from "../scenario";
-import { processesNaming } from "./host-state";
+import { cleanStopCheck, processesNaming, stopCheck } from "./host-state";
 
 const NAMESPACE = "node-e2e";
 const IMAGE = "localhost/hello-pepr-store-resources/node-image";
@@ -360,16 +360,7 @@ describe("the local cluster's node", () => {
     expect(processesNaming(dataDir)).toEqual([]);
     // Checked by the control plane before it let another run's node start (machine-wide lock):
     // chains, the bridge, fixed paths, cgroups and sysctls are shared by every run.
-    const check = JSON.parse(readFileSync(path.join(dataDir, "node", "stop-check.json"), "utf8"));
-    expect(check).toEqual({
-      chains: [],
-      mounts: [],
-      processes: [],
-      links: [],
-      paths: [],
-      sysctls: [],
-      kept: [],
-    });
+    expect(stopCheck(dataDir)).toEqual(cleanStopCheck());
     expect(existsSync("/var/lib/hello-pepr-store-resources")).toBe(false); // the records' folder
   });
 });
