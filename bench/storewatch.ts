@@ -1,10 +1,7 @@
-// A WATCH on the module's PeprStore, straight on the API server's HTTP stream (one JSON event per
-// line), so "visible in the CR" is the moment the event's last byte reached this process: no
-// client library, no kubectl decode/re-encode in between. Authenticates with the control plane's
-// admin kubeconfig (client certificate).
-import { readFileSync } from "node:fs";
-import https from "node:https";
-import { parse as parseYAML } from "yaml";
+// A WATCH on the module's PeprStore through @kubernetes/client-node's Watch (the cluster package's
+// client), so "visible in the CR" is the moment the event's line was parsed in this process, with
+// no kubectl decode/re-encode in between. Authenticates with the control plane's admin kubeconfig.
+import { KubeConfig, Watch } from "@kubernetes/client-node";
 
 import { sleep, TimeoutError } from "../cluster";
 import { PEPR_STORE_GVK, STORE_NAMESPACE } from "../store/contract";
@@ -14,11 +11,11 @@ const START_TIMEOUT_MS = 60_000;
 
 /** What the benchmark keeps of one watch event (the object itself is dropped: up to 1.5 MB). */
 export interface StoreEvent {
-  /** Date.now() when the event's line was complete. */
+  /** Date.now() when the event's line was parsed. */
   receivedAt: number;
   type: string;
   resourceVersion: number;
-  /** Size of the object as the API server sent it (compact JSON, managedFields included). */
+  /** Size of the object as compact JSON (managedFields included), as the API server sends it. */
   objectBytes: number;
   /** Number of keys in `data`. */
   keys: number;
@@ -28,41 +25,20 @@ export interface StoreEvent {
   none: boolean;
 }
 
-interface Kubeconfig {
-  clusters: { cluster: { server: string; "certificate-authority-data": string } }[];
-  users: { user: { "client-certificate-data": string; "client-key-data": string } }[];
-}
-
-/** Reads server, CA and client certificate from a kubeconfig with embedded certificate data. */
-export function loadKubeconfig(file: string): {
-  server: string;
-  ca: Buffer;
-  cert: Buffer;
-  key: Buffer;
-} {
-  const kc = parseYAML(readFileSync(file, "utf8")) as Kubeconfig;
-  const cluster = kc.clusters?.[0]?.cluster;
-  const user = kc.users?.[0]?.user;
-  if (!cluster?.server || !user?.["client-certificate-data"] || !user["client-key-data"]) {
-    throw new Error(`${file}: expected a kubeconfig with embedded client certificate data`);
-  }
-  const b64 = (s: string): Buffer => Buffer.from(s, "base64");
-  return {
-    server: cluster.server,
-    ca: b64(cluster["certificate-authority-data"]),
-    cert: b64(user["client-certificate-data"]),
-    key: b64(user["client-key-data"]),
-  };
+/** The part of a watched PeprStore the benchmark reads. */
+interface WatchedStore {
+  metadata?: { resourceVersion?: string };
+  data?: Record<string, string>;
 }
 
 /** Watches one PeprStore and records every event; reconnects from the last resourceVersion. */
 export class StoreWatch {
   readonly events: StoreEvent[] = [];
   #listeners = new Set<(e: StoreEvent) => void>();
-  #req?: ReturnType<typeof https.request>;
+  #controller?: AbortController;
   #stopped = false;
   #lastRV = 0;
-  #conn: ReturnType<typeof loadKubeconfig>;
+  #config = new KubeConfig();
 
   /**
    * @param kubeconfig - admin kubeconfig of the control plane
@@ -74,7 +50,7 @@ export class StoreWatch {
     readonly name: string,
     readonly expected: Record<string, string>,
   ) {
-    this.#conn = loadKubeconfig(kubeconfig);
+    this.#config.loadFromFile(kubeconfig);
   }
 
   /**
@@ -86,82 +62,53 @@ export class StoreWatch {
   async start(): Promise<void> {
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
-      const result = await this.#open();
-      if (result.status === 200) return;
-      if (result.status !== 429 || Date.now() > deadline) {
-        throw new Error(`watch peprstores/${this.name}: HTTP ${result.status}`);
+      const status = await this.#open();
+      if (status === 200) return;
+      if (status !== 429 || Date.now() > deadline) {
+        throw new Error(`watch peprstores/${this.name}: HTTP ${status}`);
       }
-      await sleep(result.retryAfterMs);
+      await sleep(1000);
     }
   }
 
-  #open(): Promise<{ status: number; retryAfterMs: number }> {
-    return new Promise((resolve, reject) => {
-      const url = new URL(
-        `/apis/${PEPR_STORE_GVK.group}/${PEPR_STORE_GVK.version}/namespaces/${STORE_NAMESPACE}/${PEPR_STORE_GVK.plural}`,
-        this.#conn.server,
-      );
-      url.searchParams.set("watch", "true");
-      url.searchParams.set("fieldSelector", `metadata.name=${this.name}`);
-      if (this.#lastRV > 0) url.searchParams.set("resourceVersion", String(this.#lastRV));
-      const req = https.request(url, {
-        ca: this.#conn.ca,
-        cert: this.#conn.cert,
-        key: this.#conn.key,
-        headers: { "User-Agent": "hpsr-bench-watch" },
-      });
-      this.#req = req;
-      req.on("response", res => {
-        const status = res.statusCode ?? 0;
-        if (status !== 200) {
-          const retryAfter = Number(res.headers["retry-after"] ?? 1);
-          res.resume();
-          resolve({ status, retryAfterMs: (Number.isFinite(retryAfter) ? retryAfter : 1) * 1000 });
-          return;
-        }
-        resolve({ status, retryAfterMs: 0 });
-        let pending: Buffer[] = [];
-        res.on("data", (chunk: Buffer) => {
-          let start = 0;
-          for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
-            pending.push(chunk.subarray(start, nl));
-            this.#onLine(Buffer.concat(pending), Date.now());
-            pending = [];
-            start = nl + 1;
-          }
-          if (start < chunk.length) pending.push(chunk.subarray(start));
-        });
-        res.on("end", () => {
-          // The API server closes watches after its request timeout: carry on from the last event.
-          if (!this.#stopped) this.start().catch(err => process.stderr.write(`${err}\n`));
-        });
-      });
-      req.on("error", err => {
-        if (!this.#stopped) reject(err);
-      });
-      req.end();
-    });
+  /** One WATCH request; resolves with its status (200 once the stream is open). */
+  async #open(): Promise<number> {
+    const { group, version, plural } = PEPR_STORE_GVK;
+    const path = `/apis/${group}/${version}/namespaces/${STORE_NAMESPACE}/${plural}`;
+    const params = {
+      fieldSelector: `metadata.name=${this.name}`,
+      resourceVersion: this.#lastRV > 0 ? String(this.#lastRV) : undefined,
+    };
+    let refused: number | undefined;
+    let open = false;
+    this.#controller = await new Watch(this.#config).watch(
+      path,
+      params,
+      (type: string, object: WatchedStore) => this.#onEvent(type, object, Date.now()),
+      (err: unknown) => {
+        if (!open) refused = (err as { statusCode?: number } | null)?.statusCode ?? 0;
+        // The API server closes watches after its request timeout: carry on from the last event.
+        else if (!this.#stopped) this.start().catch(e => process.stderr.write(`${e}\n`));
+      },
+    );
+    open = refused === undefined;
+    return refused ?? 200;
   }
 
-  #onLine(line: Buffer, receivedAt: number): void {
-    if (line.length === 0) return;
-    const event = JSON.parse(line.toString("utf8")) as {
-      type: string;
-      object: { metadata?: { resourceVersion?: string }; data?: Record<string, string> };
-    };
-    if (event.type === "ERROR") {
-      process.stderr.write(`bench watch: ERROR event ${line.toString("utf8").slice(0, 300)}\n`);
+  #onEvent(type: string, object: WatchedStore, receivedAt: number): void {
+    if (type === "ERROR") {
+      process.stderr.write(`bench watch: ERROR event ${JSON.stringify(object).slice(0, 300)}\n`);
       return;
     }
-    const data = event.object.data ?? {};
+    const data = object.data ?? {};
     const entries = Object.entries(this.expected);
-    const rv = Number(event.object.metadata?.resourceVersion ?? 0);
+    const rv = Number(object.metadata?.resourceVersion ?? 0);
     this.#lastRV = Math.max(this.#lastRV, rv);
     const recorded: StoreEvent = {
       receivedAt,
-      type: event.type,
+      type,
       resourceVersion: rv,
-      objectBytes: Buffer.byteLength(JSON.stringify(event.object)),
+      objectBytes: Buffer.byteLength(JSON.stringify(object)),
       keys: Object.keys(data).length,
       all: entries.every(([k, v]) => data[k] === v),
       none: entries.every(([k]) => !(k in data)),
@@ -201,6 +148,6 @@ export class StoreWatch {
   /** Closes the watch; idempotent. */
   stop(): void {
     this.#stopped = true;
-    this.#req?.destroy();
+    this.#controller?.abort();
   }
 }

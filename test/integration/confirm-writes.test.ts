@@ -138,6 +138,23 @@ describe("storeCR(uuid, capability).readPersisted: the capability's read, throug
     }
   });
 
+  it("says only the status when the answer has no Kubernetes Status (503 in plain text)", async () => {
+    const server = await tinyServer((_req, res) => {
+      res.writeHead(503, { "content-type": "text/plain" });
+      res.end("upstream connect error");
+    });
+    try {
+      const read = () => storeCR("u", CAPABILITY).readPersisted();
+      const err = await rejection(against(server.url, read));
+      expect(err.status).toBe(503);
+      expect(err.message).toBe(
+        `get peprstores.pepr.dev "pepr-u-store" in namespace pepr-system at ${server.url}: HTTP 503 Service Unavailable`,
+      );
+    } finally {
+      await server.close();
+    }
+  });
+
   it("does not take a 404 whose body cannot be read for a missing CR", async () => {
     const server = await tinyServer((_req, res) => {
       res.writeHead(404, { "content-type": "application/json" });
