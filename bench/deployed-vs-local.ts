@@ -1,4 +1,4 @@
-// npm run bench:deploy: the module as `npx pepr deploy` runs it, measured in one run on one
+// npm run bench -- --deployed: the module as `npx pepr deploy` runs it, measured in one run on one
 // machine: the controller image build cold and warm, `npx pepr deploy` →
 // watcher Ready, event → "observed" for the deployed watcher beside the local-process watcher on
 // the same cluster (the same Bench steps as `npm run bench`), and the watcher pod's memory from
@@ -39,16 +39,10 @@ import { peprTimings } from "./pepr";
 import { durations } from "./results";
 import { Bench, CAPABILITY_DATA, EventRun, STEP_TIMEOUT_MS } from "./event";
 import { round, stratifiedPhases, summarize, Summary } from "./stats";
+import { intEnv, progress } from "./progress";
 import { StoreWatch } from "./storewatch";
 
-const BENCH_STARTED = Date.now();
 const MiB = 1024 * 1024;
-
-function progress(phase: string, msg: string): void {
-  process.stderr.write(
-    `[${((Date.now() - BENCH_STARTED) / 1000).toFixed(1).padStart(6)}s] ${phase}: ${msg}\n`,
-  );
-}
 
 const secondsSince = (t: number): number => round((Date.now() - t) / 1000, 2);
 
@@ -152,8 +146,9 @@ async function scaleDown(cp: ControlPlane): Promise<void> {
   );
 }
 
-async function main(): Promise<void> {
-  const runs = Number(process.env.BENCH_RUNS ?? 30);
+/** `npm run bench -- --deployed`: see the top of this file. */
+export async function benchDeployedVsLocal(): Promise<void> {
+  const runs = intEnv("BENCH_RUNS", 30);
   const out = path.resolve(process.env.BENCH_OUT ?? path.join(repoRoot(), "bench"));
   const image = await imageBuilds();
   progress(
@@ -259,8 +254,3 @@ function table(r: {
     "",
   ].join("\n");
 }
-
-main().catch(err => {
-  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : err}\n`);
-  process.exit(1);
-});

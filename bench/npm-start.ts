@@ -1,4 +1,4 @@
-// npm run bench:start: a warm `npm start`, as a user runs it, from the command to the printed
+// npm run bench -- --npm-start: a warm `npm start`, as a user runs it, from the command to the printed
 // PeprStore, with where the time goes. Each run is spawned in a process group of its own, its
 // stderr timed line by line, and stopped with Ctrl-C once the store is printed. A first run warms
 // the caches (the builds and the image) and is not counted.
@@ -13,6 +13,7 @@ import path from "node:path";
 import readline from "node:readline";
 
 import { repoRoot } from "../cluster";
+import { intEnv, progress } from "./progress";
 import { round, summarize, Summary } from "./stats";
 
 /** The phases of one run, each in seconds, in the order they happen. */
@@ -55,9 +56,10 @@ async function run(): Promise<number[]> {
   return ends.map((end, i) => round(end - (ends[i - 1] ?? 0), 2));
 }
 
-async function main(): Promise<void> {
-  const runs = Number(process.env.BENCH_START_RUNS ?? 3);
-  const say = (msg: string): boolean => process.stderr.write(`bench:start: ${msg}\n`);
+/** `npm run bench -- --npm-start`: see the top of this file. */
+export async function benchNpmStart(): Promise<void> {
+  const runs = intEnv("BENCH_START_RUNS", 3);
+  const say = (msg: string): void => progress("npm start", msg);
   say("warm-up run (builds and image cached)...");
   await run();
   const measured: number[][] = [];
@@ -97,8 +99,3 @@ async function main(): Promise<void> {
   ];
   process.stdout.write(`${table.join("\n")}\n`);
 }
-
-main().catch((err: Error) => {
-  process.stderr.write(`error: ${err.message}\n`);
-  process.exit(1);
-});

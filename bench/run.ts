@@ -2,7 +2,10 @@
 // costs, what the watcher costs, and how far one PeprStore scales, on the local control plane.
 // Writes bench/results.json, bench/REPORT.md, bench/latency.svg and bench/scale.svg, prints
 // progress on stderr and, last on stdout: `median_s p95_s ratio_to_bound patches_per_event`.
-// `npm run bench -- --report` only re-renders the report and charts from results.json.
+// `npm run bench -- --report` only re-renders the report and charts from results.json. The other
+// measurements are modes of this one entry point: `-- --deployed` (./deployed-vs-local.ts: the
+// module as `npx pepr deploy` runs it, beside the local watcher) and `-- --npm-start`
+// (./npm-start.ts: a warm `npm start` to the printed store, by phase).
 //
 // Environment (defaults in brackets):
 //   BENCH_RUNS [30]                       events for the latency figures
@@ -30,7 +33,6 @@ import {
   ModuleProcess,
   prepareCluster,
   repoRoot,
-  seconds,
   sleep,
   startControlPlane,
   deployWatcher,
@@ -40,8 +42,11 @@ import {
 } from "../cluster";
 import { scheduleStoreName, storeName } from "../store/contract";
 import { latencyChart, scaleChart } from "./charts";
+import { benchDeployedVsLocal } from "./deployed-vs-local";
+import { benchNpmStart } from "./npm-start";
 import { peprTimings } from "./pepr";
 import { describeMachine, loadAverage, sampleProcess } from "./proc";
+import { intEnv, progress, wallSeconds } from "./progress";
 import { renderReport } from "./report";
 import {
   Bench,
@@ -73,20 +78,6 @@ export const DEFAULT_PREFILL_CHUNK = 2000;
 const LOAD_SAMPLE_MS = 5000;
 /** Refuse to prefill beyond this many keys while looking for the limit. */
 const MAX_PREFILL_KEYS = 200_000;
-
-const BENCH_STARTED = Date.now();
-
-function progress(phase: string, msg: string): void {
-  process.stderr.write(`[${seconds(BENCH_STARTED).padStart(6)}s] ${phase}: ${msg}\n`);
-}
-
-function intEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}=${raw}: expected a positive integer`);
-  return n;
-}
 
 function config() {
   const scaleRaw = process.env[ENV.scale];
@@ -442,7 +433,7 @@ function collectResults(m: Measured): Results {
     pepr: m.timings,
     designBoundMs: bound,
     load: loadResults(m.loads),
-    wallSeconds: round((Date.now() - BENCH_STARTED) / 1000, 1),
+    wallSeconds: wallSeconds(),
     controlPlane: controlPlaneResults(m),
     watcher: watcherResults(m),
     latency,
@@ -708,7 +699,26 @@ async function reportOnly(): Promise<void> {
   progress("report", `re-rendered ${out}/REPORT.md and the charts from results.json`);
 }
 
-(process.argv.includes("--report") ? reportOnly() : main()).catch(err => {
+/** The modes besides the default run, by their flag. */
+const MODES: Record<string, () => Promise<void>> = {
+  "--report": reportOnly,
+  "--deployed": benchDeployedVsLocal,
+  "--npm-start": benchNpmStart,
+};
+
+/** The mode the arguments name (the full run without any), or undefined after printing usage. */
+function chosenMode(args: string[]): (() => Promise<void>) | undefined {
+  if (args.length === 0) return main;
+  if (args.length === 1 && args[0] in MODES) return MODES[args[0]];
+  process.stderr.write(
+    `usage: npm run bench [-- ${Object.keys(MODES).join(" | ")}] (got: ${args.join(" ")})\n`,
+  );
+  return undefined;
+}
+
+const mode = chosenMode(process.argv.slice(2));
+if (!mode) process.exitCode = 2;
+mode?.().catch(err => {
   process.stderr.write(
     `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
   );
