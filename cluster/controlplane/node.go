@@ -132,7 +132,7 @@ const nodeIP = "10.244.0.1"
 // a route of the host overlaps the pod network (a VPN, another cluster's pods).
 func bridgeFree() error {
 	if _, err := netlink.LinkByName(bridgeName); err == nil {
-		return fmt.Errorf("a network link named %s already exists: this run would use and remove it (ip link show %s)", bridgeName, bridgeName)
+		return fmt.Errorf("a network link named %s already exists: this run would use and remove it (ip link show %s; if it is left by a killed run, ip link delete %s)", bridgeName, bridgeName, bridgeName)
 	}
 	_, pods, _ := net.ParseCIDR(podCIDR)
 	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
@@ -235,9 +235,15 @@ func (n *node) start(name string, env []string, path string, args ...string) (*c
 	return c, err
 }
 
+// legacyRunsPath is where earlier versions listed their runs' data dirs; removed once empty.
+const legacyRunsPath = "/run/hello-pepr-store-resources-node.runs"
+
 // cleanKilledRuns puts back what killed runs left, from their records (a record is never
 // read from a data dir, often a temporary one no later run uses).
 func cleanKilledRuns() error {
+	if data, err := os.ReadFile(legacyRunsPath); err == nil && strings.TrimSpace(string(data)) == "" {
+		_ = os.Remove(legacyRunsPath)
+	}
 	states, err := readHostStates()
 	if err != nil {
 		return err
