@@ -9,7 +9,7 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { moduleUUID, STORE_NAMESPACE } from "../store/contract";
 import type { ControlPlane } from "./controlplane";
 import { buildControllerImage, BuildControllerImageOptions, ControllerImage } from "./image";
-import { kubectl, kubectlRun } from "./kube";
+import { kubectlRun, objectApi } from "./kube";
 import { ModuleProcess, watchProcess } from "./local-watcher";
 import { loadImageArchive, requireNode } from "./node";
 import { repoRoot } from "./paths";
@@ -133,10 +133,20 @@ export async function peprDeploy(
 
 /** The watcher pods, as the API server lists them. */
 export async function watcherPods(cp: ControlPlane): Promise<V1Pod[]> {
-  const out = await kubectl(cp, [
-    ...["get", "pods", "-n", DEPLOY_NAMESPACE, "-l", `app=${watcherDeployment()}`, "-o", "json"],
-  ]);
-  return (JSON.parse(out) as { items: V1Pod[] }).items;
+  const labelSelector = `app=${watcherDeployment()}`;
+  // list(apiVersion, kind, namespace, pretty, exact, exportt, fieldSelector, labelSelector)
+  const api = objectApi(cp);
+  const list = await api.list<V1Pod>(
+    "v1",
+    "Pod",
+    DEPLOY_NAMESPACE,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    labelSelector,
+  );
+  return list.items;
 }
 
 function isReady(pod: V1Pod): boolean {

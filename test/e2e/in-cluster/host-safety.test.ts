@@ -57,7 +57,7 @@ function asNobody(script: string): string {
   return execFileSync(
     "setpriv",
     ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "-e", script],
-    { encoding: "utf8", cwd: "/" },
+    { encoding: "utf8", cwd: "/", stdio: ["ignore", "pipe", "pipe"] }, // its error is in the message
   );
 }
 
