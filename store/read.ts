@@ -103,13 +103,13 @@ export interface Resolved {
  * @returns the store's name and namespace, the capability filter and the known capability names
  */
 export function resolveOptions(options: StoreOptions): Resolved {
-  const own = moduleUUID();
-  const uuid = options.uuid ?? own;
+  // package.json is read only when needed: the watcher's pod has only the bundled module
+  const uuid = options.uuid ?? moduleUUID();
   return {
     name: storeName(uuid),
     namespace: options.namespace ?? STORE_NAMESPACE,
     capability: options.capability,
-    known: options.capabilities ?? (uuid === own ? MODULE_CAPABILITIES : []),
+    known: options.capabilities ?? (uuid === moduleUUID() ? MODULE_CAPABILITIES : []),
   };
 }
 

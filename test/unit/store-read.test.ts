@@ -256,6 +256,19 @@ describe("resolveOptions", () => {
     });
   });
 
+  it("reads no package.json when given the uuid and the capabilities (the watcher's pod has none)", () => {
+    const contract = jest.requireActual("../../store/contract");
+    jest.spyOn(contract, "moduleUUID").mockImplementation(() => {
+      throw new Error("cannot find the hello-pepr-store-resources package.json above /app");
+    });
+    expect(resolveOptions({ uuid: "m", capabilities: ["c"] })).toEqual({
+      name: "pepr-m-store",
+      namespace: "pepr-system",
+      capability: undefined,
+      known: ["c"],
+    });
+  });
+
   it("knows no capability names for another module's uuid", () => {
     expect(resolveOptions({ uuid: "other", capability: "x" })).toEqual({
       name: "pepr-other-store",
