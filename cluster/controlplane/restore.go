@@ -39,7 +39,7 @@ func (hs *hostState) restore(nodeDir string) error {
 	if hs.Boot == bootID() {
 		add(killRunProcesses(hs.DataDir))
 		add(unmountUnder(hs.DataDir))
-		if link, err := netlink.LinkByName(hs.Bridge); err == nil && hs.Bridge != "" {
+		if link, err := netlink.LinkByName(hs.Bridge); hs.Bridge != "" && err == nil {
 			add(netlink.LinkDel(link))
 		}
 		for _, cmd := range iptablesCommands {
@@ -50,11 +50,8 @@ func (hs *hostState) restore(nodeDir string) error {
 		for _, dir := range hs.Cgroups {
 			add(removeCgroupTree(dir))
 		}
-		for s, before := range hs.Sysctls {
-			path := filepath.Join("/proc/sys", s)
-			if now, err := os.ReadFile(path); err == nil && strings.TrimSpace(string(now)) == runSysctls[s] && before != runSysctls[s] {
-				add(os.WriteFile(path, []byte(before), 0o644))
-			}
+		for _, s := range hs.sysctlsStillChanged() {
+			add(os.WriteFile(filepath.Join("/proc/sys", s), []byte(hs.Sysctls[s]), 0o644))
 		}
 	}
 	for _, p := range fixedPaths {
@@ -128,11 +125,7 @@ func (hs *hostState) leftovers() stopCheck {
 			}
 		}
 	}
-	spare := map[int]bool{}
-	for pid := os.Getpid(); pid > 1; pid = parentPID(pid) {
-		spare[pid] = true
-	}
-	for pid := range runProcesses(hs.DataDir, spare) {
+	for pid := range runProcesses(hs.DataDir, ourAncestors()) {
 		c.Processes = append(c.Processes, pid)
 	}
 	if _, err := netlink.LinkByName(hs.Bridge); err == nil && hs.Bridge != "" {
@@ -143,13 +136,22 @@ func (hs *hostState) leftovers() stopCheck {
 			c.Paths = append(c.Paths, p)
 		}
 	}
+	c.Sysctls = append(c.Sysctls, hs.sysctlsStillChanged()...)
+	return c
+}
+
+// sysctlsStillChanged are the sysctls the run changed that still hold the value it set (one
+// that someone else changed since is theirs).
+func (hs *hostState) sysctlsStillChanged() []string {
+	var names []string
 	for s, before := range hs.Sysctls {
-		if now, err := os.ReadFile(filepath.Join("/proc/sys", s)); err == nil &&
-			strings.TrimSpace(string(now)) == runSysctls[s] && before != runSysctls[s] {
-			c.Sysctls = append(c.Sysctls, s)
+		now, err := os.ReadFile(filepath.Join("/proc/sys", s))
+		if err == nil && before != runSysctls[s] && strings.TrimSpace(string(now)) == runSysctls[s] {
+			names = append(names, s)
 		}
 	}
-	return c
+	sort.Strings(names)
+	return names
 }
 
 // runEntry says whether a file or link in a fixed path the run created is the run's: the
@@ -245,11 +247,7 @@ var runExecutables = []string{"controlplane", "containerd", "containerd-shim-run
 // and the node's programs whose command line names the data dir (containerd, its shims, the
 // kubelet...), never this process or its ancestors.
 func killRunProcesses(dataDir string) error {
-	self := os.Getpid()
-	spare := map[int]bool{}
-	for pid := self; pid > 1; pid = parentPID(pid) {
-		spare[pid] = true
-	}
+	spare := ourAncestors()
 	for attempt := 0; attempt < 50; attempt++ {
 		pids := runProcesses(dataDir, spare)
 		if len(pids) == 0 {
@@ -305,6 +303,15 @@ func cgroupProcesses(name string) map[int]bool {
 		})
 	}
 	return pids
+}
+
+// ourAncestors are this process and its ancestors: never the run's to kill.
+func ourAncestors() map[int]bool {
+	spare := map[int]bool{}
+	for pid := os.Getpid(); pid > 1; pid = parentPID(pid) {
+		spare[pid] = true
+	}
+	return spare
 }
 
 // parentPID reads a process's parent from /proc (0 when it is gone).
