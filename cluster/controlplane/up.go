@@ -210,7 +210,7 @@ func up(o upOptions) error {
 func serve(o upOptions, ready *readyLine, p *pki, nd *node, pt ports, lis net.Listener, stop *stopper) error {
 	dataDir := ready.DataDir
 	step := time.Now()
-	etcd, etcdURL, err := startEtcd(dataDir, p, pt.EtcdClient, pt.EtcdPeer)
+	etcd, etcdURL, err := startEtcdOnFreePorts(dataDir, p, &pt, o.port)
 	if err != nil {
 		return err
 	}
@@ -251,6 +251,22 @@ func serve(o upOptions, ready *readyLine, p *pki, nd *node, pt ports, lis net.Li
 	fmt.Println(string(line))
 	progress("ready in %.1fs: export KUBECONFIG=%s", ready.StartSeconds, o.kubeconfig)
 	return untilEnd(stop, failed)
+}
+
+// startEtcdOnFreePorts starts etcd on pt's ports and, when one of them was taken by another
+// process between choosing and binding (ports are picked, then released), on new ones, twice.
+func startEtcdOnFreePorts(dataDir string, p *pki, pt *ports, apiPort int) (*embed.Etcd, string, error) {
+	for attempt := 1; ; attempt++ {
+		etcd, url, err := startEtcd(dataDir, p, pt.EtcdClient, pt.EtcdPeer)
+		inUse := err != nil && (errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use"))
+		if !inUse || attempt == 3 {
+			return etcd, url, err
+		}
+		progress("%v: choosing other ports", err)
+		if *pt, err = choosePorts(dataDir, apiPort); err != nil {
+			return nil, "", err
+		}
+	}
 }
 
 // untilEnd waits for a stop request (nil) or a component's exit (exitComponentDied).
