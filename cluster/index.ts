@@ -102,11 +102,6 @@ export {
 /** Audit events, the per-call counts, and which bodies a tail keeps. */
 export type { AuditEvent, Audited, CallCount, KeepBody } from "./audit";
 
-/** Run this package's CLI (bin/) as a user does. */
-export { buildStoreCli, startCli, runCli, CLI_NAME, DEFAULT_CLI_TIMEOUT_MS } from "./store-cli";
-/** A CLI run's result, options and running process. */
-export type { CliResult, CliOptions, CliProcess } from "./store-cli";
-
 /** The Pepr controller image, built here from the registries (image/build.sh), cached by content. */
 export { buildControllerImage, ImageBuildError } from "./image";
 /** A built controller image and the build's options. */

@@ -8,15 +8,11 @@ import path from "node:path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 
 import {
-  buildStoreCli,
-  CliProcess,
   ControlPlane,
   createConfigMap,
   getStore,
   kubectl,
   PeprStoreObject,
-  runCli,
-  startCli,
   waitForPermission,
 } from "../../cluster";
 import { STORE_NAMESPACE } from "../../store/contract";
@@ -28,6 +24,7 @@ import {
   Scenario,
   startScenario,
 } from "./scenario";
+import { buildStoreCli, CliProcess, runCli, startCli } from "./run-store-cli";
 import { cleanSharedCluster } from "./shared-cluster";
 
 /** Prefix of every message the CLI writes on stderr. */

@@ -5,8 +5,7 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
 
-import { repoRoot } from "./paths";
-import { TimeoutError } from "./wait";
+import { repoRoot, TimeoutError } from "../../cluster";
 
 /** The CLI's name: the package's bin. */
 export const CLI_NAME = "hello-pepr-store-resources";
