@@ -45,6 +45,11 @@ const EXIT_MEANINGS: Record<number, string> = {
   11: "the Go toolchain is older than 1.26",
 };
 
+/** What an exit code of `controlplane up` means, if it is one of {@link EXIT_MEANINGS}. */
+function meaningOf(code: number | null): string | undefined {
+  return code === null ? undefined : EXIT_MEANINGS[code];
+}
+
 /** Thrown when the control plane cannot be built, started or reached. */
 export class ControlPlaneError extends Error {
   constructor(
@@ -270,7 +275,9 @@ function localHandle(
   const ended = exited.then(code => {
     if (stopped) return new Promise<string>(() => undefined);
     const last = [...stderr].reverse().find(line => line.startsWith("controlplane: "));
-    return `the control plane exited with ${code}${code !== null && EXIT_MEANINGS[code] ? ` (${EXIT_MEANINGS[code]})` : ""}: ${last?.slice("controlplane: ".length) ?? "no message"}`;
+    const meaning = meaningOf(code);
+    const why = last?.slice("controlplane: ".length) ?? "no message";
+    return `the control plane exited with ${code}${meaning ? ` (${meaning})` : ""}: ${why}`;
   });
   const stop = async (): Promise<void> => {
     const errors: unknown[] = [];
@@ -328,7 +335,7 @@ function readyLine(
     });
     void exited.then(code => {
       clearTimeout(timer);
-      const meaning = code !== null && EXIT_MEANINGS[code] ? `: ${EXIT_MEANINGS[code]}` : "";
+      const meaning = meaningOf(code) ? `: ${meaningOf(code)}` : "";
       reject(
         new ControlPlaneError(
           `the control plane exited with ${code} before it was ready${meaning}\n${stderr.join("\n")}`,

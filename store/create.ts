@@ -2,7 +2,7 @@
 // and a cacheID label), for a capability that finds it deleted under a running watcher.
 import { K8s } from "kubernetes-fluent-client";
 
-import { CACHE_ID_LABEL, PEPR_STORE_GVK, PLACEHOLDER } from "./contract";
+import { CACHE_ID_LABEL, PEPR_STORE_GVK, PEPR_STORE_RESOURCE, PLACEHOLDER } from "./contract";
 import { useKubeconfig } from "./kubeconfig";
 import { PeprStore } from "./peprstore";
 import { httpStatus, resolveOptions, StoreOptions, translate, withDeadline } from "./read";
@@ -28,7 +28,7 @@ export async function createStore(options: StoreOptions = {}): Promise<void> {
     data: { ...PLACEHOLDER },
   } as PeprStore;
   try {
-    const request = `create ${want.name} in namespace ${want.namespace}`;
+    const request = `create ${PEPR_STORE_RESOURCE} "${want.name}" in namespace ${want.namespace}`;
     await withDeadline(K8s(PeprStore).Create(store), options.timeoutMs, request, kubeconfig.target);
   } catch (err) {
     if (httpStatus(err) !== 409) throw translate(err, "create", want, kubeconfig.target);

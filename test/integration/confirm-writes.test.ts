@@ -245,7 +245,7 @@ describe("storeCR(uuid, capability).createStore", () => {
       const create = () => storeCR("u", CAPABILITY, 200).createStore();
       const err = await rejection(against(server.url, create));
       expect(err.message).toBe(
-        `create pepr-u-store in namespace pepr-system: no answer from ${server.url} within 200 ms`,
+        `create peprstores.pepr.dev "pepr-u-store" in namespace pepr-system: no answer from ${server.url} within 200 ms`,
       );
       expect(server.requests).toEqual(["POST /apis/pepr.dev/v1/namespaces/pepr-system/peprstores"]);
     } finally {
