@@ -178,7 +178,7 @@ func prepareNode(dataDir, name, containerdDir string, p *pki) (*node, error) {
 		err = foreignNode(len(states) > 0)
 	}
 	if err == nil {
-		err = cleanKilledRuns()
+		err = cleanKilledRuns(states)
 	}
 	if err != nil {
 		n.unlock()
@@ -238,15 +238,11 @@ func (n *node) start(name string, env []string, path string, args ...string) (*c
 // legacyRunsPath is where earlier versions listed their runs' data dirs; removed once empty.
 const legacyRunsPath = "/run/hello-pepr-store-resources-node.runs"
 
-// cleanKilledRuns puts back what killed runs left, from their records (a record is never
-// read from a data dir, often a temporary one no later run uses).
-func cleanKilledRuns() error {
+// cleanKilledRuns puts back what killed runs left, from their records (readHostStates: a
+// record is never read from a data dir, often a temporary one no later run uses).
+func cleanKilledRuns(states []*hostState) error {
 	if data, err := os.ReadFile(legacyRunsPath); err == nil && strings.TrimSpace(string(data)) == "" {
 		_ = os.Remove(legacyRunsPath)
-	}
-	states, err := readHostStates()
-	if err != nil {
-		return err
 	}
 	for _, old := range states {
 		progress("node: cleaning up what the run of %s, killed after %s, left", old.DataDir, old.Recorded.Format(time.RFC3339))
