@@ -54,16 +54,18 @@ export {
   objectApi,
   isStatus,
   getStore,
+  patchStore,
   peprStoreObject,
   waitForStore,
   createObject,
+  applyObject,
   deleteObject,
   ensureNamespace,
   createConfigMap,
   MODULE_NAMESPACE,
 } from "./kube";
 /** kubectl as a user runs it, and `kubectl auth can-i` until RBAC says yes. */
-export { kubectl, kubectlRun, waitForPermission } from "./kube";
+export { kubectl, kubectlRun, allowed, waitForPermission, waitForCrdEstablished } from "./kube";
 /** Changes to a cluster that is not ours: announced before, undone on exit. */
 export { ClusterChanges } from "./changes";
 /** The PeprStore as the API server returns it. */

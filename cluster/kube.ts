@@ -6,10 +6,13 @@ import { execFile } from "node:child_process";
 
 import {
   ApiException,
+  CustomObjectsApi,
   KubeConfig,
   KubernetesObject,
   KubernetesObjectApi,
   PatchStrategy,
+  setHeaderOptions,
+  V1CustomResourceDefinition,
 } from "@kubernetes/client-node";
 
 import {
@@ -113,28 +116,68 @@ export function isStatus(err: unknown, code: number): boolean {
   return err instanceof ApiException && err.code === code;
 }
 
-/** The header of the PeprStore `name` in pepr-system (kind, namespace, name), to read or delete it. */
-export function peprStoreObject(name = storeNameOf(moduleUUID())): KubernetesObject {
+/** The header of the PeprStore `name` (kind, namespace, name), to read or delete it. */
+export function peprStoreObject(
+  name = storeNameOf(moduleUUID()),
+  namespace = STORE_NAMESPACE,
+): KubernetesObject {
   return {
     apiVersion: `${PEPR_STORE_GVK.group}/${PEPR_STORE_GVK.version}`,
     kind: PEPR_STORE_GVK.kind,
-    metadata: { name, namespace: STORE_NAMESPACE },
+    metadata: { name, namespace },
   };
 }
 
-/** Reads the module's PeprStore CR, or `undefined` when it does not exist. */
+/** Reads a PeprStore CR (the module's by default), or `undefined` when it does not exist. */
 export async function getStore(
   cp: Pick<ControlPlane, "kubeconfig">,
   name = storeNameOf(moduleUUID()),
+  namespace = STORE_NAMESPACE,
 ): Promise<PeprStoreObject | undefined> {
   try {
     return await objectApi(cp).read<PeprStoreObject>({
-      ...peprStoreObject(name),
-      metadata: { name, namespace: STORE_NAMESPACE },
+      ...peprStoreObject(name, namespace),
+      metadata: { name, namespace },
     });
   } catch (err) {
     if (isStatus(err, 404)) return undefined;
-    throw new Error(`get PeprStore ${name} in namespace ${STORE_NAMESPACE}: ${messageOf(err)}`, {
+    throw new Error(`get PeprStore ${name} in namespace ${namespace}: ${messageOf(err)}`, {
+      cause: err,
+    });
+  }
+}
+
+/**
+ * Patches a PeprStore CR as Pepr does (a JSON patch, by default) or with a merge patch.
+ *
+ * @param patch - the JSON patch operations, or the merge patch object
+ */
+export async function patchStore(
+  cp: Pick<ControlPlane, "kubeconfig">,
+  store: { name: string; namespace?: string },
+  patch: object,
+  strategy: "json" | "merge" = "json",
+): Promise<void> {
+  const namespace = store.namespace ?? STORE_NAMESPACE;
+  const kc = new KubeConfig();
+  kc.loadFromFile(cp.kubeconfig);
+  try {
+    await kc.makeApiClient(CustomObjectsApi).patchNamespacedCustomObject(
+      {
+        group: PEPR_STORE_GVK.group,
+        version: PEPR_STORE_GVK.version,
+        plural: PEPR_STORE_GVK.plural,
+        namespace,
+        name: store.name,
+        body: patch,
+      },
+      setHeaderOptions(
+        "Content-Type",
+        strategy === "json" ? PatchStrategy.JsonPatch : PatchStrategy.MergePatch,
+      ),
+    );
+  } catch (err) {
+    throw new Error(`patch PeprStore ${store.name} in namespace ${namespace}: ${messageOf(err)}`, {
       cause: err,
     });
   }
@@ -205,6 +248,27 @@ export async function deleteObject(
   }
 }
 
+/** Waits until the API server serves the CRD `name` (its Established condition is True). */
+export function waitForCrdEstablished(
+  cp: Pick<ControlPlane, "kubeconfig">,
+  name: string,
+  timeoutMs?: number,
+): Promise<true> {
+  return waitFor(
+    `CRD ${name} to be Established`,
+    async () => {
+      const crd = await objectApi(cp).read<V1CustomResourceDefinition>({
+        apiVersion: "apiextensions.k8s.io/v1",
+        kind: "CustomResourceDefinition",
+        metadata: { name },
+      });
+      const established = crd.status?.conditions?.find(c => c.type === "Established");
+      return established?.status === "True" ? true : undefined;
+    },
+    timeoutMs,
+  );
+}
+
 /** Creates a namespace unless it exists; returns whether it created it. */
 export async function ensureNamespace(
   cp: Pick<ControlPlane, "kubeconfig">,
@@ -265,8 +329,8 @@ export interface Permission {
   user?: string;
 }
 
-/** Asks the API server whether `p` is allowed (a SelfSubjectAccessReview, or a SubjectAccessReview for `p.user`). */
-async function allowed(
+/** Asks the API server whether `p` is allowed (a SelfSubjectAccessReview, or a SubjectAccessReview for `p.user`), as `kubectl auth can-i`. */
+export async function allowed(
   cp: Pick<ControlPlane, "kubeconfig">,
   p: Permission,
   kubeconfig: string,

@@ -7,7 +7,6 @@ import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 
-import type { V1CustomResourceDefinition } from "@kubernetes/client-node";
 // Pepr's own PeprStore CRD object, as `pepr deploy`, `pepr dev` and the in-cluster controller
 // apply it (it is not in the `pepr build` manifest, and Pepr's package entry does not export it).
 import { peprStoreCRD } from "pepr/src/lib/assets/store";
@@ -15,11 +14,11 @@ import { peprStoreCRD } from "pepr/src/lib/assets/store";
 import { PEPR_STORE_RESOURCE, STORE_NAMESPACE } from "../store/contract";
 import type { ClusterChanges } from "./changes";
 import type { ControlPlane } from "./controlplane";
-import { applyObject, ensureNamespace, objectApi } from "./kube";
+import { applyObject, ensureNamespace, waitForCrdEstablished } from "./kube";
 import { buildOutputs, repoRoot } from "./paths";
 import { describeMissing, ensureRequirements } from "./requirements";
 import { assertPortsFree, WATCHER } from "./ports.cjs";
-import { seconds, TimeoutError, waitFor } from "./wait";
+import { seconds, TimeoutError } from "./wait";
 
 /** Log line that says the watcher's store is loaded and bindings are live (pepr src/lib/controller/index.ts). */
 export const STARTUP_COMPLETE = "Controller startup complete";
@@ -125,19 +124,7 @@ export async function prepareCluster(
     await ensureNamespace(cp, STORE_NAMESPACE);
     await applyObject(cp, PEPR_STORE_CRD);
   }
-  await waitFor(
-    `CRD ${PEPR_STORE_RESOURCE} to be Established`,
-    async () => {
-      const crd = await objectApi(cp).read<V1CustomResourceDefinition>({
-        apiVersion: "apiextensions.k8s.io/v1",
-        kind: "CustomResourceDefinition",
-        metadata: { name: PEPR_STORE_RESOURCE },
-      });
-      const established = crd.status?.conditions?.find(c => c.type === "Established");
-      return established?.status === "True" ? true : undefined;
-    },
-    CRD_ESTABLISHED_TIMEOUT_MS,
-  );
+  await waitForCrdEstablished(cp, PEPR_STORE_RESOURCE, CRD_ESTABLISHED_TIMEOUT_MS);
 }
 
 /** Makes a self-signed TLS pair for the watcher's /healthz server (openssl). */

@@ -15,7 +15,8 @@ import {
   PeprStoreObject,
   waitForPermission,
 } from "../../cluster";
-import { STORE_NAMESPACE } from "../../store/contract";
+import { PEPR_STORE_RESOURCE, STORE_NAMESPACE } from "../../store/contract";
+import { grantInNamespace, serviceAccountKubeconfig } from "../shared-cluster/service-account";
 import {
   CAPABILITY,
   MODULE_NAMESPACE,
@@ -39,33 +40,9 @@ function scratch(): { dir: string; remove: () => void } {
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** A kubeconfig whose only user authenticates with `token` on the control plane's cluster. */
-async function tokenKubeconfig(cp: ControlPlane, dir: string, user: string, token: string) {
-  const admin = parseYaml(await kubectl(cp, ["config", "view", "--raw", "--minify"])) as {
-    clusters: { cluster: { server: string; "certificate-authority-data": string } }[];
-  };
-  const file = path.join(dir, `${user}.kubeconfig`);
-  writeFileSync(
-    file,
-    toYaml({
-      apiVersion: "v1",
-      kind: "Config",
-      clusters: [{ name: "local", cluster: admin.clusters[0].cluster }],
-      users: [{ name: user, user: { token } }],
-      contexts: [{ name: user, context: { cluster: "local", user } }],
-      "current-context": user,
-    }),
-    { mode: 0o600 },
-  );
-  return file;
-}
-
-/** Creates a ServiceAccount in `default` and returns a kubeconfig with a fresh token for it. */
-async function serviceAccountKubeconfig(cp: ControlPlane, dir: string, name: string) {
-  await kubectl(cp, ["create", "serviceaccount", name, "-n", "default"]);
-  const token = (await kubectl(cp, ["create", "token", name, "-n", "default"])).trim();
-  return tokenKubeconfig(cp, dir, name, token);
-}
+/** Creates ServiceAccount `name` in `default`: a kubeconfig with a fresh token, context `name`. */
+const serviceAccount = (cp: ControlPlane, name: string) =>
+  serviceAccountKubeconfig(cp, name, { context: name });
 
 beforeAll(() => {
   buildStoreCli();
@@ -74,14 +51,12 @@ beforeAll(() => {
 describe("store CLI after observe was created", () => {
   let s: Scenario;
   let watch: CliProcess | undefined;
-  let files: ReturnType<typeof scratch>;
   let createdAt: number;
   let watchLines: string[];
   let watchStderr: string[];
   let watchExit: { code: number | null; signal: NodeJS.Signals | null };
 
   beforeAll(async () => {
-    files = scratch();
     s = await startScenario();
     // --watch from before the module writes anything: the store holds only the placeholder.
     watch = startCli(["store", "--watch"], { kubeconfig: s.cp.kubeconfig });
@@ -106,7 +81,6 @@ describe("store CLI after observe was created", () => {
   afterAll(async () => {
     await watch?.stop("SIGKILL");
     await s?.stop();
-    files?.remove();
   });
 
   /** The CR as kubectl sees it, to fill the resourceVersion and flush time into expectations. */
@@ -205,8 +179,8 @@ describe("store CLI after observe was created", () => {
   });
 
   it("exits 7 naming the verb and resource for a ServiceAccount without rights", async () => {
-    const kubeconfig = await serviceAccountKubeconfig(s.cp, files.dir, "nobody");
-    const result = await runCli(["store"], { kubeconfig });
+    const sa = await serviceAccount(s.cp, "nobody");
+    const result = await runCli(["store"], { kubeconfig: sa.file }).finally(sa.remove);
     expect(result).toEqual({
       code: 7,
       signal: null,
@@ -220,24 +194,13 @@ describe("store CLI after observe was created", () => {
   });
 
   it("exits 7 for --watch when the ServiceAccount may get and list but not watch", async () => {
-    const kubeconfig = await serviceAccountKubeconfig(s.cp, files.dir, "reader");
-    const ns = ["-n", STORE_NAMESPACE];
-    await kubectl(s.cp, [
-      "create",
-      "role",
-      "reader",
-      ...ns,
-      "--verb=get,list",
-      "--resource=peprstores.pepr.dev",
-    ]);
-    await kubectl(s.cp, [
-      "create",
-      "rolebinding",
-      "reader",
-      ...ns,
-      "--role=reader",
-      "--serviceaccount=default:reader",
-    ]);
+    const sa = await serviceAccount(s.cp, "reader");
+    const { file: kubeconfig } = sa;
+    await grantInNamespace(s.cp, "reader", {
+      namespace: STORE_NAMESPACE,
+      verbs: ["get", "list"],
+      resource: PEPR_STORE_RESOURCE,
+    });
     await waitForPermission(s.cp, {
       verb: "list",
       resource: "peprstores.pepr.dev",
@@ -245,7 +208,7 @@ describe("store CLI after observe was created", () => {
       user: "system:serviceaccount:default:reader",
     });
     expect((await runCli(["store", "-o", "json"], { kubeconfig })).code).toBe(0);
-    const result = await runCli(["store", "--watch"], { kubeconfig });
+    const result = await runCli(["store", "--watch"], { kubeconfig }).finally(sa.remove);
     expect([result.code, result.stderr]).toEqual([
       7,
       `${ME} permission denied: cannot watch peprstores.pepr.dev in namespace pepr-system (context "reader")\n`,

@@ -1,28 +1,37 @@
 // Least privilege: the watcher runs with only the ServiceAccount, ClusterRole and bindings that
 // `npx pepr build` generates with rbacMode "scoped" (plus package.json pepr.rbac), through a token
 // from the TokenRequest API, and the whole scenario still passes.
-import https from "node:https";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import type { V1PolicyRule } from "@kubernetes/client-node";
-import { parse, parseAllDocuments } from "yaml";
+import { readFileSync } from "node:fs";
+import {
+  ApiException,
+  KubernetesObject,
+  KubernetesObjectApi,
+  PatchStrategy,
+  V1PolicyRule,
+} from "@kubernetes/client-node";
+import { parseAllDocuments } from "yaml";
 
 import {
+  allowed,
+  applyObject,
   buildModule,
   ControlPlane,
   createConfigMap,
   getStore,
-  kubectl,
-  kubectlRun,
   ModuleProcess,
   auditLog,
+  objectApi,
   startModule,
+  waitForCrdEstablished,
   waitForPermission,
 } from "../../cluster";
 import { moduleUUID, STORE_NAMESPACE, storeName } from "../../store/contract";
 import { EXPECTED_DATA, MODULE_NAMESPACE, OBSERVED_TIMEOUT_MS } from "./scenario";
 import { cleanSharedCluster } from "./shared-cluster";
+import {
+  serviceAccountKubeconfig,
+  ServiceAccountKubeconfig,
+} from "../shared-cluster/service-account";
 
 const SERVICE_ACCOUNT = `pepr-${moduleUUID()}`;
 const USER = `system:serviceaccount:${STORE_NAMESPACE}:${SERVICE_ACCOUNT}`;
@@ -37,7 +46,7 @@ interface Manifest {
 describe("the watcher as its scoped ServiceAccount", () => {
   let cp: ControlPlane;
   let mod: ModuleProcess | undefined;
-  let dir: string;
+  let watcherKubeconfig: ServiceAccountKubeconfig | undefined;
   let tokenKubeconfig: string;
   let manifests: Manifest[];
   /** When this file began on the shared control plane: earlier files' requests are older. */
@@ -47,72 +56,38 @@ describe("the watcher as its scoped ServiceAccount", () => {
     auditLog(cp)
       .all()
       .filter(e => e.stageMs >= startedAt);
-  const asWatcher = (args: string[]) => kubectlRun(cp, args, { kubeconfig: tokenKubeconfig });
-  /** Sends a JSON merge PATCH to `apiPath` with the watcher's token; resolves with the Status. */
-  const patchAsWatcher = (apiPath: string): Promise<{ code: number; message: string }> => {
-    const config = JSON.parse(readFileSync(tokenKubeconfig, "utf8"));
-    const url = new URL(apiPath, config.clusters[0].cluster.server);
-    return new Promise((resolve, reject) => {
-      const req = https.request(
-        url,
-        {
-          method: "PATCH",
-          ca: Buffer.from(config.clusters[0].cluster["certificate-authority-data"], "base64"),
-          headers: {
-            Authorization: `Bearer ${config.users[0].user.token}`,
-            "Content-Type": "application/merge-patch+json",
-          },
-        },
-        res => {
-          let body = "";
-          res.on("data", d => (body += d));
-          res.on("end", () => {
-            const parsed = JSON.parse(body);
-            resolve({ code: parsed.code, message: parsed.message });
-          });
-        },
-      );
-      req.on("error", reject);
-      req.end(JSON.stringify({ spec: { x: 1 } }));
-    });
+  /** The API server's answer to `request` made with the watcher's token: HTTP code and message. */
+  const asWatcher = async (
+    request: (api: KubernetesObjectApi) => Promise<unknown>,
+  ): Promise<{ code: number; message: string }> => {
+    try {
+      await request(objectApi(cp, tokenKubeconfig));
+      return { code: 200, message: "" };
+    } catch (err) {
+      if (!(err instanceof ApiException)) throw err;
+      const body = JSON.parse(String(err.body)) as { message: string };
+      return { code: err.code, message: body.message };
+    }
   };
+  /** `kubectl auth can-i VERB RESOURCE -n NAMESPACE`, asked as the watcher. */
+  const watcherMay = (verb: string, resource: string, namespace?: string) =>
+    allowed(cp, { verb, resource, namespace }, tokenKubeconfig);
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), "hpsr-sa-"));
     startedAt = Date.now();
     // pepr-system and the PeprStore CRD: what `pepr deploy` applies as the cluster admin
     cp = await cleanSharedCluster();
     const { manifest } = buildModule();
     manifests = parseAllDocuments(readFileSync(manifest, "utf8")).map(d => d.toJS() as Manifest);
     const rbac = manifests.filter(m => RBAC_KINDS.includes(m.kind));
-    await kubectl(cp, ["apply", "-f", "-"], {
-      input: JSON.stringify({ apiVersion: "v1", kind: "List", items: rbac }),
-    });
-
+    for (const object of rbac) await applyObject(cp, object as unknown as KubernetesObject);
     // A token for the ServiceAccount (TokenRequest API) and a kubeconfig holding only that.
-    const token = (
-      await kubectl(cp, [
-        "create",
-        "token",
-        SERVICE_ACCOUNT,
-        "-n",
-        STORE_NAMESPACE,
-        "--duration=2h",
-      ])
-    ).trim();
-    const admin = parse(readFileSync(cp.kubeconfig, "utf8"));
-    tokenKubeconfig = path.join(dir, "kubeconfig");
-    writeFileSync(
-      tokenKubeconfig,
-      JSON.stringify({
-        apiVersion: "v1",
-        kind: "Config",
-        clusters: [{ name: "local", cluster: admin.clusters[0].cluster }],
-        users: [{ name: SERVICE_ACCOUNT, user: { token } }],
-        contexts: [{ name: "watcher", context: { cluster: "local", user: SERVICE_ACCOUNT } }],
-        "current-context": "watcher",
-      }),
-    );
+    watcherKubeconfig = await serviceAccountKubeconfig(cp, SERVICE_ACCOUNT, {
+      namespace: STORE_NAMESPACE,
+      create: false,
+      expirationSeconds: 2 * 60 * 60,
+    });
+    tokenKubeconfig = watcherKubeconfig.file;
 
     // Start the watcher only once RBAC grants it every rule of its ClusterRole (bound by the
     // ClusterRoleBinding), or its first requests get 403s from a cache that lags.
@@ -131,20 +106,30 @@ describe("the watcher as its scoped ServiceAccount", () => {
 
   afterAll(async () => {
     await mod?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    watcherKubeconfig?.remove();
   });
 
   it("uses a kubeconfig that authenticates as the ServiceAccount", async () => {
+    const review = await objectApi(cp, tokenKubeconfig).create({
+      apiVersion: "authentication.k8s.io/v1",
+      kind: "SelfSubjectReview",
+      metadata: {},
+    } as KubernetesObject);
     expect(
-      (await asWatcher(["auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"])).stdout,
+      (review as { status?: { userInfo?: { username?: string } } }).status?.userInfo?.username,
     ).toBe(USER);
   });
 
   it("runs the scenario: observed logged, exact CR data, written by the ServiceAccount", async () => {
     expect((await getStore(cp))?.data).toEqual(EXPECTED_DATA);
+    // the PeprStore's PATCHes only: the admin's server-side applies of the RBAC manifests
+    // PATCH a Role and a RoleBinding of the same name
     const patches = audited().filter(
       e =>
-        e.stage === "ResponseComplete" && e.verb === "patch" && e.objectRef?.name === storeName(),
+        e.stage === "ResponseComplete" &&
+        e.verb === "patch" &&
+        e.objectRef?.resource === "peprstores" &&
+        e.objectRef?.name === storeName(),
     );
     expect(patches.length).toBeGreaterThan(0);
     expect(new Set(patches.map(p => p.user.username))).toEqual(new Set([USER]));
@@ -175,26 +160,32 @@ describe("the watcher as its scoped ServiceAccount", () => {
   });
 
   it.each([
-    ["get", "secrets", "--all-namespaces"],
-    ["list", "secrets", "-n", STORE_NAMESPACE],
-    ["create", "configmaps", "-n", MODULE_NAMESPACE],
-    ["update", "configmaps", "-n", MODULE_NAMESPACE],
-    ["delete", "configmaps", "-n", MODULE_NAMESPACE],
-    ["patch", "widgets.example.com", "-n", STORE_NAMESPACE],
-    ["delete", "peprstores.pepr.dev", "-n", STORE_NAMESPACE],
-  ])("cannot %s %s", async (...args) => {
-    const r = await asWatcher(["auth", "can-i", ...args]);
-    expect(r.stdout.trim()).toBe("no");
-    expect(r.code).toBe(1);
+    ["get", "secrets", undefined],
+    ["list", "secrets", STORE_NAMESPACE],
+    ["create", "configmaps", MODULE_NAMESPACE],
+    ["update", "configmaps", MODULE_NAMESPACE],
+    ["delete", "configmaps", MODULE_NAMESPACE],
+    ["patch", "widgets.example.com", STORE_NAMESPACE],
+    ["delete", "peprstores.pepr.dev", STORE_NAMESPACE],
+  ])("cannot %s %s (in %s)", async (verb, resource, namespace) => {
+    expect(await watcherMay(verb, resource, namespace)).toBe(false);
   });
 
   it("is refused by the API server when it reads a Secret or writes a ConfigMap", async () => {
-    const secrets = await asWatcher(["get", "secrets", "-n", STORE_NAMESPACE]);
-    expect(secrets.code).toBe(1);
-    expect(secrets.stderr).toContain(`User "${USER}" cannot list resource "secrets"`);
-    const cm = await asWatcher(["create", "configmap", "sneaky", "-n", MODULE_NAMESPACE]);
-    expect(cm.code).toBe(1);
-    expect(cm.stderr).toContain(`User "${USER}" cannot create resource "configmaps"`);
+    const secrets = await asWatcher(api => api.list("v1", "Secret", STORE_NAMESPACE));
+    expect(secrets).toEqual({
+      code: 403,
+      message: `secrets is forbidden: User "${USER}" cannot list resource "secrets" in API group "" in the namespace "${STORE_NAMESPACE}"`,
+    });
+    const sneaky = {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "sneaky", namespace: MODULE_NAMESPACE },
+    };
+    expect(await asWatcher(api => api.create(sneaky))).toEqual({
+      code: 403,
+      message: `configmaps is forbidden: User "${USER}" cannot create resource "configmaps" in API group "" in the namespace "${MODULE_NAMESPACE}"`,
+    });
   });
 
   it("cannot patch custom resources other than PeprStores", async () => {
@@ -218,17 +209,18 @@ describe("the watcher as its scoped ServiceAccount", () => {
         ],
       },
     };
-    await kubectl(cp, ["apply", "-f", "-"], { input: JSON.stringify(crd) });
-    await kubectl(cp, ["wait", "--for=condition=Established", "crd/widgets.example.com"]);
+    await applyObject(cp, crd);
+    await waitForCrdEstablished(cp, "widgets.example.com");
     const widget = {
       apiVersion: "example.com/v1",
       kind: "Widget",
       metadata: { name: "w", namespace: STORE_NAMESPACE },
     };
-    await kubectl(cp, ["apply", "-f", "-"], { input: JSON.stringify(widget) });
-    // A real PATCH (kubectl patch would GET first), with the ServiceAccount's token.
-    const status = await patchAsWatcher(
-      `/apis/example.com/v1/namespaces/${STORE_NAMESPACE}/widgets/w`,
+    await applyObject(cp, widget);
+    // A PATCH alone (kubectl patch would GET first), with the ServiceAccount's token.
+    const patch = { ...widget, spec: { x: 1 } };
+    const status = await asWatcher(api =>
+      api.patch(patch, undefined, undefined, undefined, undefined, PatchStrategy.MergePatch),
     );
     expect(status).toEqual({
       code: 403,

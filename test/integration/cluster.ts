@@ -6,10 +6,15 @@ import type { AddressInfo } from "node:net";
 
 // cluster/kube.ts, not the barrel: the barrel loads Pepr's sources (cluster/local-watcher.ts), whose
 // kinds clash with those of the Pepr build the code under test loads.
-import { kubectl } from "../../cluster/kube";
-import { PEPR_STORE_RESOURCE } from "../../store/contract";
-import { kubeconfigFor } from "../shared-cluster/kubeconfig";
+import { applyObject, ensureNamespace, peprStoreObject } from "../../cluster/kube";
+import { PEPR_STORE_RESOURCE, STORE_NAMESPACE } from "../../store/contract";
+import {
+  grantInNamespace,
+  serviceAccountKubeconfig,
+  ServiceAccountKubeconfig,
+} from "../shared-cluster/service-account";
 import { SharedCluster, sharedCluster } from "../shared-cluster/state";
+export { recordLogs } from "../record-logs";
 
 /** The control plane of the integration tier, as kubectl and the tests reach it. */
 export type IntegrationCluster = SharedCluster;
@@ -47,64 +52,31 @@ export async function applyStore(
   name: string,
   data: Record<string, string> | undefined,
   labels?: Record<string, string>,
-  namespace = "pepr-system",
+  namespace = STORE_NAMESPACE,
 ): Promise<void> {
-  const cr = {
-    apiVersion: "pepr.dev/v1",
-    kind: "PeprStore",
+  await applyObject(integrationCluster(), {
+    ...peprStoreObject(name, namespace),
     metadata: { name, namespace, ...(labels ? { labels } : {}) },
     ...(data ? { data } : {}),
-  };
-  await kubectl(integrationCluster(), ["apply", "-f", "-"], { input: JSON.stringify(cr) });
-}
-
-/** The PeprStore `name` as kubectl reads it, or `undefined` when it does not exist. */
-export async function kubectlGetStore(name: string): Promise<
-  | {
-      metadata: { name: string; namespace: string; labels?: Record<string, string> };
-      data?: Record<string, string>;
-    }
-  | undefined
-> {
-  const out = await kubectl(integrationCluster(), [
-    "get",
-    "peprstore",
-    name,
-    "-n",
-    "pepr-system",
-    "-o",
-    "json",
-    "--ignore-not-found",
-  ]);
-  return out.trim() === "" ? undefined : JSON.parse(out);
+  });
 }
 
 /** Creates a namespace of its own for one test. */
 export async function freshNamespace(prefix = "it"): Promise<string> {
   const namespace = uniqueName(prefix);
-  await kubectl(integrationCluster(), ["create", "namespace", namespace]);
+  await ensureNamespace(integrationCluster(), namespace);
   return namespace;
-}
-
-/** Runs kubectl on the integration control plane; returns stdout. */
-export function kubectlIT(args: string[], input?: string): Promise<string> {
-  return kubectl(integrationCluster(), args, input === undefined ? {} : { input });
 }
 
 /**
  * A kubeconfig for a ServiceAccount token on the integration control plane: the ServiceAccount
  * has no RBAC binding, so every request about a PeprStore gets a real 403.
  */
-export async function forbiddenKubeconfig(
+export function forbiddenKubeconfig(
   name = uniqueName("no-rights"),
   cp: Omit<SharedCluster, "local"> = integrationCluster(),
-) {
-  await kubectl(cp, ["create", "serviceaccount", name, "-n", "default"]);
-  const token = (await kubectl(cp, ["create", "token", name, "-n", "default"])).trim();
-  const admin = JSON.parse(
-    await kubectl(cp, ["config", "view", "--raw", "--minify", "-o", "json"]),
-  ) as { clusters: { cluster: object }[] };
-  return { ...kubeconfigFor(cp.server, token, admin.clusters[0].cluster), user: name };
+): Promise<ServiceAccountKubeconfig> {
+  return serviceAccountKubeconfig(cp, name);
 }
 
 /**
@@ -115,18 +87,9 @@ export async function kubeconfigAllowedTo(
   verbs: string[],
   namespace: string,
   cp: Omit<SharedCluster, "local"> = integrationCluster(),
-) {
+): Promise<ServiceAccountKubeconfig> {
   const sa = await forbiddenKubeconfig(uniqueName("sa"), cp);
-  const role = ["-n", namespace, sa.user];
-  const resource = `--resource=${PEPR_STORE_RESOURCE}`;
-  await kubectl(cp, ["create", "role", ...role, `--verb=${verbs.join(",")}`, resource]);
-  await kubectl(cp, [
-    "create",
-    "rolebinding",
-    ...role,
-    `--role=${sa.user}`,
-    `--serviceaccount=default:${sa.user}`,
-  ]);
+  await grantInNamespace(cp, sa.user, { namespace, verbs, resource: PEPR_STORE_RESOURCE });
   return sa;
 }
 
@@ -182,32 +145,4 @@ export function useKubeconfigEnv(file: string): () => void {
     if (previous === undefined) delete process.env.KUBECONFIG;
     else process.env.KUBECONFIG = previous;
   };
-}
-
-/** One record of Pepr's pino logger, parsed. */
-export interface LogRecord {
-  level: number;
-  msg: string;
-  [field: string]: unknown;
-}
-
-/**
- * Records what Pepr's `Log` writes from now on (and prints nothing), until Jest restores the spy
- * after the test (`restoreMocks`).
- *
- * @param log - Pepr's Log, from the module registry of the code under test
- * @param streamSym - pino's `symbols.streamSym`
- * @returns the records, without pino's time, pid and hostname, in order
- */
-export function recordLogs(log: object, streamSym: symbol): LogRecord[] {
-  const stream = (log as Record<symbol, { write(chunk: string): unknown } | undefined>)[streamSym];
-  if (stream === undefined) throw new Error("pepr Log: no pino destination stream to record");
-  const records: LogRecord[] = [];
-  jest.spyOn(stream, "write").mockImplementation((chunk: string) => {
-    const record = JSON.parse(chunk) as LogRecord;
-    for (const field of ["time", "pid", "hostname"]) delete record[field];
-    records.push(record as LogRecord);
-    return true;
-  });
-  return records;
 }

@@ -5,6 +5,7 @@ import { Log } from "pepr";
 import { symbols } from "pino";
 
 import { confirmWrites, storeCR } from "../../capabilities/confirm-writes";
+import { getStore } from "../../cluster/kube";
 import { storeName } from "../../store/contract";
 import {
   ApiError,
@@ -17,7 +18,6 @@ import {
   closedPort,
   forbiddenKubeconfig,
   integrationCluster,
-  kubectlGetStore,
   recordLogs,
   tinyServer,
   uniqueName,
@@ -204,7 +204,7 @@ describe("storeCR(uuid, capability).createStore", () => {
     const { uuid, name } = uniqueStore("create");
     const before = Date.now();
     await storeCR(uuid, CAPABILITY).createStore();
-    const cr = await kubectlGetStore(name);
+    const cr = await getStore(integrationCluster(), name);
     expect(cr?.data).toEqual(PLACEHOLDER);
     expect(Object.keys(cr?.metadata.labels ?? {})).toEqual(["pepr.dev-cacheID"]);
     const cacheID = Number(cr?.metadata.labels?.["pepr.dev-cacheID"]);
@@ -219,7 +219,9 @@ describe("storeCR(uuid, capability).createStore", () => {
     const { uuid, name } = uniqueStore("create-exists");
     await applyStore(name, { [`${CAPABILITY}-v2-a`]: "1" });
     await storeCR(uuid, CAPABILITY).createStore();
-    expect((await kubectlGetStore(name))?.data).toEqual({ [`${CAPABILITY}-v2-a`]: "1" });
+    expect((await getStore(integrationCluster(), name))?.data).toEqual({
+      [`${CAPABILITY}-v2-a`]: "1",
+    });
   });
 
   it("throws the API server's 403", async () => {
@@ -236,7 +238,7 @@ describe("storeCR(uuid, capability).createStore", () => {
       restore();
       kc.remove();
     }
-    expect(await kubectlGetStore(name)).toBeUndefined();
+    expect(await getStore(integrationCluster(), name)).toBeUndefined();
   });
 
   it("POSTs to the collection and gives up after its timeout", async () => {
@@ -297,7 +299,7 @@ describe("confirmWrites on the API server", () => {
       "store writes not confirmed after 2 checks: missing a, https://observed",
     );
     expect(writes).toEqual(["a", "https://observed"]);
-    expect((await kubectlGetStore(name))?.data).toEqual(PLACEHOLDER);
+    expect((await getStore(integrationCluster(), name))?.data).toEqual(PLACEHOLDER);
     expect(logs.map(r => r.msg)).toEqual([
       "store CR missing: creating it again",
       "re-writing store keys",

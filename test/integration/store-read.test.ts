@@ -10,6 +10,7 @@ import {
 } from "../../store/errors";
 import { PeprStore } from "../../store/peprstore";
 import { StoreChangeEvent, httpStatus, readStore, watchStore } from "../../store/read";
+import { deleteObject, getStore, patchStore, peprStoreObject } from "../../cluster/kube";
 import { waitFor } from "../../cluster/wait";
 import {
   applyStore,
@@ -18,7 +19,6 @@ import {
   freshNamespace,
   integrationCluster,
   kubeconfigAllowedTo,
-  kubectlIT,
   tinyServer,
   uniqueName,
   useKubeconfigEnv,
@@ -51,16 +51,8 @@ async function storeWith(
   return { namespace, uuid, name, options: { kubeconfig, namespace, uuid } };
 }
 
-const resourceVersion = async (name: string, namespace: string): Promise<string> =>
-  kubectlIT([
-    "get",
-    "peprstore",
-    name,
-    "-n",
-    namespace,
-    "-o",
-    "jsonpath={.metadata.resourceVersion}",
-  ]);
+const resourceVersion = async (name: string, namespace: string): Promise<string | undefined> =>
+  (await getStore(integrationCluster(), name, namespace))?.metadata.resourceVersion;
 
 describe("readStore", () => {
   it("decodes the CR per capability, with its name, resourceVersion and last flush", async () => {
@@ -285,17 +277,17 @@ describe("watchStore", () => {
       ]);
       expect(changes[0].resourceVersion).toBe(watch.initial.resourceVersion);
 
-      const patch = JSON.stringify([
+      await patchStore(integrationCluster(), { name, namespace }, [
         { op: "add", path: "/data/cap-v2-b", value: "2" },
         { op: "replace", path: "/data/cap-v2-a", value: "one" },
       ]);
-      await kubectlIT(["patch", "peprstore", name, "-n", namespace, "--type=json", "-p", patch]);
       await seen(3);
-      const remove = JSON.stringify([{ op: "remove", path: "/data/cap-v2-b" }]);
-      await kubectlIT(["patch", "peprstore", name, "-n", namespace, "--type=json", "-p", remove]);
+      await patchStore(integrationCluster(), { name, namespace }, [
+        { op: "remove", path: "/data/cap-v2-b" },
+      ]);
       await seen(4);
       expect(changes[3].resourceVersion).toBe(await resourceVersion(name, namespace));
-      await kubectlIT(["delete", "peprstore", name, "-n", namespace]);
+      await deleteObject(integrationCluster(), peprStoreObject(name, namespace));
       await seen(5);
       expect(strip()).toEqual([
         { type: "added", capability: CAP, key: "a", value: "1", unmigrated: false },
@@ -360,8 +352,8 @@ describe("watchStore", () => {
     );
     try {
       for (const key of ["error", "string", "after"]) {
-        const patch = JSON.stringify({ data: { [`cap-v2-${key}`]: key } });
-        await kubectlIT(["patch", "peprstore", name, "-n", namespace, "--type=merge", "-p", patch]);
+        const patch = { data: { [`cap-v2-${key}`]: key } };
+        await patchStore(integrationCluster(), { name, namespace }, patch, "merge");
         await waitFor(`the change of ${key}`, () => (seen.includes(key) ? true : undefined));
       }
     } finally {
@@ -382,11 +374,10 @@ describe("watchStore", () => {
       c => changes.push(c),
     );
     try {
-      const patch = JSON.stringify([
+      await patchStore(integrationCluster(), { name, namespace }, [
         { op: "add", path: "/data/cap-v2-c", value: "3" },
         { op: "add", path: "/data/cap-two-v2-d", value: "4" },
       ]);
-      await kubectlIT(["patch", "peprstore", name, "-n", namespace, "--type=json", "-p", patch]);
       await waitFor("2 changes", () => (changes.length >= 2 ? true : undefined), 15_000);
       expect(changes.map(c => `${c.type} ${c.capability} ${c.key}`)).toEqual([
         "added cap-two b",

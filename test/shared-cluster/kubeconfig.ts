@@ -10,9 +10,10 @@ import path from "node:path";
  * authenticating with `token`.
  *
  * @param cluster - more of the cluster entry (its CA, or `insecure-skip-tls-verify`)
+ * @param context - the context's name
  * @returns the file, and `remove()` to delete its directory
  */
-export function kubeconfigFor(server: string, token: string, cluster: object = {}) {
+export function kubeconfigFor(server: string, token: string, cluster: object = {}, context = "c") {
   const dir = mkdtempSync(path.join(os.tmpdir(), "hpsr-kc-"));
   const file = path.join(dir, "kubeconfig");
   writeFileSync(
@@ -22,8 +23,8 @@ export function kubeconfigFor(server: string, token: string, cluster: object = {
       kind: "Config",
       clusters: [{ name: "c", cluster: { ...cluster, server } }],
       users: [{ name: "u", user: { token } }],
-      contexts: [{ name: "c", context: { cluster: "c", user: "u" } }],
-      "current-context": "c",
+      contexts: [{ name: context, context: { cluster: "c", user: "u" } }],
+      "current-context": context,
     }),
     { mode: 0o600 },
   );

@@ -1,12 +1,7 @@
 import type { Capability } from "pepr";
 import type { WatchPhase } from "kubernetes-fluent-client/dist/fluent/shared-types";
 
-/** One line written by pepr's pino logger, parsed. */
-export interface LogRecord {
-  level: number;
-  msg: string;
-  [field: string]: unknown;
-}
+import { LogRecord, recordLogs } from "../record-logs";
 
 /** The capability under test, loaded in a module registry of its own. */
 export interface LoadedCapability {
@@ -25,10 +20,6 @@ export interface LoadedCapability {
   createStore: jest.Mock<Promise<void>, [string]>;
 }
 
-interface WritableStream {
-  write(chunk: string): unknown;
-}
-
 /**
  * Loads capabilities/hello-pepr-store-resources.ts in a fresh Jest module registry, so each test
  * gets its own Capability (and its own Pepr Storage, which can only be registered once) and no
@@ -45,18 +36,7 @@ export async function loadCapability(): Promise<LoadedCapability> {
   await jest.isolateModulesAsync(async () => {
     const { Log } = await import("pepr");
     const { symbols } = await import("pino");
-    const stream = (Log as unknown as Record<symbol, WritableStream | undefined>)[
-      symbols.streamSym
-    ];
-    if (stream === undefined || typeof stream.write !== "function") {
-      throw new Error("pepr Log: no pino destination stream found to capture");
-    }
-
-    const logs: LogRecord[] = [];
-    jest.spyOn(stream, "write").mockImplementation((chunk: string) => {
-      logs.push(JSON.parse(chunk) as LogRecord);
-      return true;
-    });
+    const logs = recordLogs(Log, symbols.streamSym);
 
     const readPersisted = jest.fn<Promise<Record<string, string> | null>, [string, string]>(
       async () => ({}),

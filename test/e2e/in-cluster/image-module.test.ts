@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
 
 import {
+  applyObject,
   assertPortsFree,
   buildControllerImage,
   buildModule,
@@ -16,7 +17,6 @@ import {
   createConfigMap,
   ensureNamespace,
   getStore,
-  kubectl,
   ModuleProcess,
   startControlPlane,
   STARTUP_COMPLETE,
@@ -30,6 +30,8 @@ import {
   startInBundle,
   unpackBundle,
 } from "./image-bundle";
+import { STORE_NAMESPACE } from "../../../store/contract";
+import { serviceAccountToken } from "../../shared-cluster/service-account";
 import {
   CACHE_ID_OP,
   EXPECTED_DATA,
@@ -85,18 +87,18 @@ describe("the controller image running the module (runc, local control plane, no
     chmodSync(dir, 0o755); // the container's user reads the mounted files
     // Everything `pepr deploy` applies except the Deployment and its Service (no node to run them).
     const applied = docs.filter(d => !["Deployment", "Service"].includes(d.kind));
-    await kubectl(cp, ["apply", "-f", "-"], {
-      input: JSON.stringify({ kind: "List", apiVersion: "v1", items: applied }),
+    for (const doc of applied) await applyObject(cp, doc);
+    const { token, caData } = await serviceAccountToken(cp, SERVICE_ACCOUNT, {
+      namespace: STORE_NAMESPACE,
+      create: false,
     });
-    const token = await kubectl(cp, ["create", "token", SERVICE_ACCOUNT, "-n", "pepr-system"]);
-    const admin = JSON.parse(await kubectl(cp, ["config", "view", "--raw", "-o", "json"]));
     const sa = secretVolume(
       {
         kind: "Secret",
         metadata: { name: "sa" },
         data: {
-          token: Buffer.from(token.trim()).toString("base64"),
-          "ca.crt": admin.clusters[0].cluster["certificate-authority-data"],
+          token: Buffer.from(token).toString("base64"),
+          "ca.crt": caData,
           namespace: Buffer.from("pepr-system").toString("base64"),
         },
       },
