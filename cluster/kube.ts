@@ -1,7 +1,8 @@
 // Talking to the API server. Objects are read and written with @kubernetes/client-node, one
-// client per kubeconfig (kubernetes-fluent-client reads only the process-wide $KUBECONFIG, and the
-// tests hold several control planes and users at once); kubectl runs where the point is to run
-// kubectl as a user would.
+// client per kubeconfig: the tests hold several control planes and users at once, and the harness
+// must show in the audit log as someone other than the watcher, whose kubernetes-fluent-client has
+// a fixed User-Agent (docs/development.md, "Which client talks to the API server"). kubectl runs
+// where it is the user's own command.
 import { execFile } from "node:child_process";
 
 import {
