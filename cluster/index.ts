@@ -49,19 +49,23 @@ export {
   ENV_WATCHER_PORT_WAIT,
 } from "./ports.cjs";
 
-/** Objects through @kubernetes/client-node: read, create, delete, wait for the store. */
+/** Objects through @kubernetes/client-node: read, create, delete, wait for the store; how the API server refused a request. */
 export {
   objectApi,
   isStatus,
   getStore,
   patchStore,
   peprStoreObject,
+  namespaceObject,
+  crdObject,
   waitForStore,
+  readObject,
   createObject,
   applyObject,
   deleteObject,
   ensureNamespace,
   createConfigMap,
+  refusalOf,
   MODULE_NAMESPACE,
 } from "./kube";
 /** kubectl as a user runs it, and `kubectl auth can-i` until RBAC says yes. */
@@ -69,7 +73,7 @@ export { kubectl, kubectlRun, allowed, waitForPermission, waitForCrdEstablished 
 /** Changes to a cluster that is not ours: announced before, undone on exit. */
 export { ClusterChanges } from "./changes";
 /** The PeprStore as the API server returns it. */
-export type { PeprStoreObject } from "./kube";
+export type { PeprStoreObject, ObjectHeader, Refusal } from "./kube";
 
 /** The control plane's audit log, read incrementally, and the queries on it. */
 export { AuditTail, auditLog, storePatches, watcherPatches, watcherCalls } from "./audit";

@@ -117,15 +117,36 @@ export function isStatus(err: unknown, code: number): boolean {
   return err instanceof ApiException && err.code === code;
 }
 
+/** The header of an object: its apiVersion, kind, name and (if namespaced) namespace. */
+export interface ObjectHeader {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+}
+
 /** The header of the PeprStore `name` (kind, namespace, name), to read or delete it. */
 export function peprStoreObject(
   name = storeNameOf(moduleUUID()),
   namespace = STORE_NAMESPACE,
-): KubernetesObject {
+): ObjectHeader {
   return {
     apiVersion: `${PEPR_STORE_GVK.group}/${PEPR_STORE_GVK.version}`,
     kind: PEPR_STORE_GVK.kind,
     metadata: { name, namespace },
+  };
+}
+
+/** The header of the Namespace `name`, to read or delete it. */
+export function namespaceObject(name: string): ObjectHeader {
+  return { apiVersion: "v1", kind: "Namespace", metadata: { name } };
+}
+
+/** The header of the CustomResourceDefinition `name` (`<plural>.<group>`), to read or delete it. */
+export function crdObject(name: string): ObjectHeader {
+  return {
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
+    metadata: { name },
   };
 }
 
@@ -202,6 +223,19 @@ export function waitForStore(
   );
 }
 
+/** Reads `object` as the API server has it now, or `undefined` when it does not exist (404). */
+export async function readObject<T extends KubernetesObject>(
+  cp: Pick<ControlPlane, "kubeconfig">,
+  object: ObjectHeader,
+): Promise<T | undefined> {
+  try {
+    return await objectApi(cp).read<T>(object);
+  } catch (err) {
+    if (isStatus(err, 404)) return undefined;
+    throw new Error(`read ${describeObject(object)}: ${messageOf(err)}`, { cause: err });
+  }
+}
+
 /** Creates `object`; with `exists: "ok"` an AlreadyExists answer (409) is no error. */
 export async function createObject<T extends KubernetesObject>(
   cp: Pick<ControlPlane, "kubeconfig">,
@@ -258,11 +292,7 @@ export function waitForCrdEstablished(
   return waitFor(
     `CRD ${name} to be Established`,
     async () => {
-      const crd = await objectApi(cp).read<V1CustomResourceDefinition>({
-        apiVersion: "apiextensions.k8s.io/v1",
-        kind: "CustomResourceDefinition",
-        metadata: { name },
-      });
+      const crd = await objectApi(cp).read<V1CustomResourceDefinition>(crdObject(name));
       const established = crd.status?.conditions?.find(c => c.type === "Established");
       return established?.status === "True" ? true : undefined;
     },
@@ -275,11 +305,7 @@ export async function ensureNamespace(
   cp: Pick<ControlPlane, "kubeconfig">,
   namespace: string,
 ): Promise<boolean> {
-  const created = await createObject(
-    cp,
-    { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } },
-    { exists: "ok" },
-  );
+  const created = await createObject(cp, namespaceObject(namespace), { exists: "ok" });
   return created !== undefined;
 }
 
@@ -306,17 +332,42 @@ export function describeObject(object: KubernetesObject): string {
 
 /** The API server's message for an ApiException (HTTP code and Status message), else the error's. */
 function messageOf(err: unknown): string {
-  if (err instanceof ApiException) {
-    let body: unknown = err.body;
-    try {
-      if (typeof body === "string") body = JSON.parse(body);
-    } catch {
-      // not JSON: keep the text
-    }
-    const message = (body as { message?: unknown } | undefined)?.message;
-    return `HTTP ${err.code}: ${typeof message === "string" ? message : String(err.body ?? "")}`;
-  }
+  if (err instanceof ApiException) return `HTTP ${err.code}: ${statusMessage(err)}`;
   return err instanceof Error ? err.message : String(err);
+}
+
+/** The Status message of the API server's answer, or its body when that is no Status. */
+function statusMessage(err: ApiException<unknown>): string {
+  let body: unknown = err.body;
+  try {
+    if (typeof body === "string") body = JSON.parse(body);
+  } catch {
+    // not JSON: keep the text
+  }
+  const message = (body as { message?: unknown } | undefined)?.message;
+  return typeof message === "string" ? message : String(err.body ?? "");
+}
+
+/** How the API server refused a request: the HTTP code and the Status message. */
+export interface Refusal {
+  code: number;
+  message: string;
+}
+
+/**
+ * Awaits `request` and returns how the API server refused it, for tests that assert on the
+ * answer; `undefined` when it did what was asked.
+ *
+ * @throws what is no answer of the API server (a refused connection, a timeout)
+ */
+export async function refusalOf(request: Promise<unknown>): Promise<Refusal | undefined> {
+  try {
+    await request;
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof ApiException)) throw err;
+    return { code: err.code, message: statusMessage(err) };
+  }
 }
 
 /** What {@link waitForPermission} asks about. */

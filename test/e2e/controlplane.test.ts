@@ -9,14 +9,25 @@ import os from "node:os";
 import path from "node:path";
 
 import {
+  applyObject,
   ControlPlane,
   ControlPlaneError,
+  createObject,
+  deleteObject,
+  ensureNamespace,
+  getStore,
   kubectl,
-  kubectlRun,
+  namespaceObject,
+  objectApi,
   PEPR_STORE_CRD,
+  peprStoreObject,
+  readObject,
+  refusalOf,
   startControlPlane,
   waitFor,
+  waitForCrdEstablished,
 } from "../../cluster";
+import { PEPR_STORE_RESOURCE } from "../../store/contract";
 import { cleanSharedCluster } from "./shared-cluster";
 
 const local = process.env.USE_EXISTING_CLUSTER !== "true";
@@ -38,19 +49,15 @@ describeLocal("local control plane", () => {
 
   it("serves kube-apiserver v1.36.3 with the namespaces it creates itself", async () => {
     const started = (cp = await startControlPlane({ dataDir }));
+    // the kubectl built with the control plane, as a user runs it, talks to this server
     const version = JSON.parse(await kubectl(started, ["version", "-o", "json"]));
     expect(version.serverVersion.gitVersion).toBe("v1.36.3");
     // kube-apiserver creates the system namespaces in a loop of its own, after /readyz says ok
     const names = await waitFor("the four namespaces", async () => {
-      const listed = (await kubectl(started, ["get", "ns", "-o", "name"])).trim().split("\n");
-      return listed.length >= 4 ? listed.sort() : undefined;
+      const listed = (await objectApi(started).list("v1", "Namespace")).items;
+      return listed.length >= 4 ? listed.map(n => n.metadata?.name).sort() : undefined;
     });
-    expect(names).toEqual([
-      "namespace/default",
-      "namespace/kube-node-lease",
-      "namespace/kube-public",
-      "namespace/kube-system",
-    ]);
+    expect(names).toEqual(["default", "kube-node-lease", "kube-public", "kube-system"]);
   });
 
   it("etcd answers only a client with the cluster's certificate, which only the owner can read", async () => {
@@ -135,55 +142,55 @@ describeLocal("local control plane", () => {
 
   it("keeps namespaces, CRDs and custom resources across a restart", async () => {
     cp = await startControlPlane({ dataDir });
-    await kubectl(cp, ["create", "namespace", "pepr-system"]);
-    await kubectl(cp, ["apply", "-f", "-"], { input: JSON.stringify(PEPR_STORE_CRD) });
-    await kubectl(cp, ["wait", "--for=condition=Established", "crd/peprstores.pepr.dev"]);
-    const store = {
-      apiVersion: "pepr.dev/v1",
-      kind: "PeprStore",
-      metadata: { name: "smoke", namespace: "pepr-system" },
-      data: { "smoke-v2-https://kept": "yes" },
-    };
-    await kubectl(cp, ["apply", "-f", "-"], { input: JSON.stringify(store) });
+    expect(await ensureNamespace(cp, "pepr-system")).toBe(true);
+    await applyObject(cp, PEPR_STORE_CRD);
+    await waitForCrdEstablished(cp, PEPR_STORE_RESOURCE);
+    const store = { ...peprStoreObject("smoke"), data: { "smoke-v2-https://kept": "yes" } };
+    await createObject(cp, store);
     await cp.stop();
 
     cp = await startControlPlane({ dataDir });
-    const kept = JSON.parse(
-      await kubectl(cp, ["get", "peprstore", "smoke", "-n", "pepr-system", "-o", "json"]),
-    );
-    expect(kept.data).toEqual({ "smoke-v2-https://kept": "yes" });
+    expect((await getStore(cp, "smoke"))?.data).toEqual({ "smoke-v2-https://kept": "yes" });
   });
 
   it("runs the namespace controller: a deleted namespace goes away", async () => {
     // the tier's shared control plane: it is the same binary, and this test neither stops it nor
     // leaves anything on it
     const shared = await cleanSharedCluster();
-    await kubectl(shared, ["create", "namespace", "short-lived"]);
+    expect(await ensureNamespace(shared, "short-lived")).toBe(true);
     // the serviceaccount and root-ca-cert-publisher controllers fill every new namespace
-    for (const object of ["configmap/kube-root-ca.crt", "serviceaccount/default"]) {
-      await kubectl(shared, ["wait", "--for=create", "--timeout=30s", "-n", "short-lived", object]);
+    for (const [kind, name] of [
+      ["ConfigMap", "kube-root-ca.crt"],
+      ["ServiceAccount", "default"],
+    ]) {
+      const object = { apiVersion: "v1", kind, metadata: { name, namespace: "short-lived" } };
+      await waitFor(`${kind} short-lived/${name}`, () => readObject(shared, object));
     }
-    await kubectl(shared, ["delete", "namespace", "short-lived", "--timeout=60s"]);
-    const gone = await kubectlRun(shared, ["get", "namespace", "short-lived"]);
-    expect(gone.code).toBe(1);
-    expect(gone.stderr).toContain('namespaces "short-lived" not found');
+    expect(await deleteObject(shared, namespaceObject("short-lived"))).toBe(true);
+    // the namespace controller empties it, then the API server removes it
+    await waitFor(
+      "namespace short-lived to be gone",
+      async () => ((await readObject(shared, namespaceObject("short-lived"))) ? undefined : true),
+      60_000,
+    );
+    expect(await refusalOf(objectApi(shared).read(namespaceObject("short-lived")))).toEqual({
+      code: 404,
+      message: 'namespaces "short-lived" not found',
+    });
   });
 
   it("stops and starts kube-apiserver while etcd keeps the data", async () => {
     cp = await startControlPlane({ dataDir });
-    await kubectl(cp, ["create", "namespace", "survives"]);
+    expect(await ensureNamespace(cp, "survives")).toBe(true);
     await cp.stopAPIServer();
-    const down = await kubectlRun(cp, ["get", "namespace", "survives", "--request-timeout=3s"]);
-    expect(down.code).toBe(1);
-    // kubectl's last word on a refused connection (k8s.io/kubectl/pkg/cmd/util StandardErrorMessage);
-    // the discovery errors logged before it depend on what kubectl had cached.
-    expect(down.stderr.trimEnd().split("\n").pop()).toBe(
-      `The connection to the server ${new URL(cp.server).host} was refused - did you specify the right host or port?`,
-    );
+    // a client's request is refused at the port: no API server behind it
+    const url = new URL("/api/v1/namespaces/survives", cp.server);
+    await expect(objectApi(cp).read(namespaceObject("survives"))).rejects.toMatchObject({
+      code: "ECONNREFUSED",
+      message: `request to ${url} failed, reason: connect ECONNREFUSED ${url.host}`,
+    });
     await cp.startAPIServer();
-    expect((await kubectl(cp, ["get", "namespace", "survives", "-o", "name"])).trim()).toBe(
-      "namespace/survives",
-    );
+    expect((await readObject(cp, namespaceObject("survives")))?.metadata?.name).toBe("survives");
   });
 
   it("fails with exit code 3 and says so when the API server port is in use", async () => {

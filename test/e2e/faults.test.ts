@@ -4,20 +4,24 @@
 // flush are in faults-before-flush.test.ts.
 
 import {
+  ControlPlane,
   createConfigMap,
+  deleteObject,
   getStore,
-  kubectl,
-  kubectlRun,
+  patchStore,
+  peprStoreObject,
+  sleep,
   startModule,
   waitFor,
   waitForStore,
   type AuditEvent,
 } from "../../cluster";
-import { STORE_NAMESPACE, storeName } from "../../store/contract";
+import { storeName } from "../../store/contract";
 import {
   OBSERVE_KEYS,
   EXPECTED_DATA,
   MODULE_NAMESPACE,
+  OBSERVE_CONFIGMAP,
   observedRecords,
   patchesSince,
   recordsWithMsg,
@@ -32,18 +36,15 @@ import {
 
 /** Where the concurrent-writer test creates observe: this long after a flush tick. */
 const AIM_AFTER_TICK_MS = 200;
+/**
+ * The outside writer's pause between two patches: well under Pepr's 1 s watch debounce, so the
+ * Store hears nothing while it writes, without growing the CR by hundreds of keys a second.
+ */
+const OUTSIDE_WRITE_PAUSE_MS = 100;
 
-/** kubectl arguments for a JSON patch of the module's PeprStore. */
-const storePatchArgs = (ops: object[]): string[] => [
-  "patch",
-  "peprstore",
-  storeName(),
-  "-n",
-  STORE_NAMESPACE,
-  "--type=json",
-  "-p",
-  JSON.stringify(ops),
-];
+/** A JSON patch of the module's PeprStore. */
+const patchModuleStore = (cp: ControlPlane, ops: object[]) =>
+  patchStore(cp, { name: storeName() }, ops);
 
 describe("faults after the flush", () => {
   const started = stopAfterEach();
@@ -76,7 +77,7 @@ describe("faults after the flush", () => {
     // write them again.
     await createConfigMap(sc.cp, MODULE_NAMESPACE, "observe");
     await waitForObserved(sc.mod, 1);
-    await kubectl(sc.cp, ["delete", "configmap", "observe", "-n", MODULE_NAMESPACE]);
+    expect(await deleteObject(sc.cp, OBSERVE_CONFIGMAP)).toBe(true);
     await waitForWatchEvent(sc.mod, "DELETED", MODULE_NAMESPACE, "observe");
     const removeKeys = Object.keys(EXPECTED_DATA)
       .filter(key => key !== "__pepr_do_not_delete__")
@@ -84,7 +85,7 @@ describe("faults after the flush", () => {
         op: "remove",
         path: `/data/${key.replace(/~/g, "~0").replace(/\//g, "~1")}`,
       }));
-    await kubectl(sc.cp, storePatchArgs(removeKeys));
+    await patchModuleStore(sc.cp, removeKeys);
 
     // An outside writer adds its own keys to the CR, one JSON patch after the other. Each patch
     // restarts Pepr's 1 s watch debounce, so while it writes the Store hears nothing and
@@ -94,11 +95,15 @@ describe("faults after the flush", () => {
     const writer = (async () => {
       for (let i = 0; !stop; i++) {
         const key = `external-writer-${i}`;
-        const r = await kubectlRun(
-          sc.cp,
-          storePatchArgs([{ op: "add", path: `/data/${key}`, value: `${i}` }]),
+        // a patch the API server refused wrote nothing: only accepted keys are expected
+        const accepted = await patchModuleStore(sc.cp, [
+          { op: "add", path: `/data/${key}`, value: `${i}` },
+        ]).then(
+          () => true,
+          () => false,
         );
-        if (r.code === 0) written[key] = `${i}`;
+        if (accepted) written[key] = `${i}`;
+        await sleep(OUTSIDE_WRITE_PAUSE_MS);
       }
     })();
     const isOutside = (p: AuditEvent) =>
@@ -153,8 +158,8 @@ describe("faults after the flush", () => {
     const sc = (started.scenario = await startSyncedScenario());
     await createConfigMap(sc.cp, MODULE_NAMESPACE, "observe");
     await waitForObserved(sc.mod, 1);
-    await kubectl(sc.cp, ["delete", "peprstore", storeName(), "-n", STORE_NAMESPACE]);
-    await kubectl(sc.cp, ["delete", "configmap", "observe", "-n", MODULE_NAMESPACE]);
+    expect(await deleteObject(sc.cp, peprStoreObject())).toBe(true);
+    expect(await deleteObject(sc.cp, OBSERVE_CONFIGMAP)).toBe(true);
     const recreatedAt = Date.now();
     await createConfigMap(sc.cp, MODULE_NAMESPACE, "observe");
 

@@ -3,12 +3,16 @@
 // merges every write queued within one 4 s flush interval into one PATCH, so the decoys get a
 // window of their own: after the first real trigger (which shows the flush phase), the decoys,
 // then two whole flush intervals in which no PATCH may reach the store, then the second trigger.
+import { PatchStrategy } from "@kubernetes/client-node";
+
 import {
+  ControlPlane,
   createConfigMap,
+  deleteObject,
   ensureNamespace,
   getStore,
-  kubectl,
-  kubectlRun,
+  objectApi,
+  refusalOf,
   waitFor,
 } from "../../cluster";
 import { FLUSH_INTERVAL_MS } from "../../store/contract";
@@ -17,6 +21,7 @@ import {
   EXPECTED_DATA,
   EXPECTED_OPS,
   MODULE_NAMESPACE,
+  OBSERVE_CONFIGMAP,
   Scenario,
   nextPhase,
   observedRecords,
@@ -30,6 +35,23 @@ import {
 const OTHER_NAMESPACE = "somewhere-else";
 /** After the second tick, time for a PATCH sent on it to complete and reach the audit log. */
 const PATCH_SETTLE_MS = 1_000;
+
+/** Adds a label to observe (a merge patch, as `kubectl label` sends): an update of observe. */
+async function labelObserve(cp: ControlPlane): Promise<void> {
+  const labelled = {
+    ...OBSERVE_CONFIGMAP,
+    metadata: { ...OBSERVE_CONFIGMAP.metadata, labels: { touched: "yes" } },
+  };
+  // patch(spec, pretty, dryRun, fieldManager, force, patchStrategy)
+  await objectApi(cp).patch(
+    labelled,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    PatchStrategy.MergePatch,
+  );
+}
 
 describe("events the capability ignores", () => {
   let s: Scenario;
@@ -54,9 +76,9 @@ describe("events the capability ignores", () => {
     await createConfigMap(s.cp, MODULE_NAMESPACE, "observe-1");
     await createConfigMap(s.cp, MODULE_NAMESPACE, "observer");
     // 4. update and delete observe
-    await kubectl(s.cp, ["label", "configmap", "observe", "-n", MODULE_NAMESPACE, "touched=yes"]);
+    await labelObserve(s.cp);
     await waitForWatchEvent(s.mod, "MODIFIED", MODULE_NAMESPACE, "observe");
-    await kubectl(s.cp, ["delete", "configmap", "observe", "-n", MODULE_NAMESPACE]);
+    expect(await deleteObject(s.cp, OBSERVE_CONFIGMAP)).toBe(true);
     const lastDecoy = await waitForWatchEvent(s.mod, "DELETED", MODULE_NAMESPACE, "observe");
     // 5. two flush ticks after the watcher handled the last decoy: anything a decoy had queued
     // would have been sent on the first of them
@@ -99,14 +121,14 @@ describe("events the capability ignores", () => {
   });
 
   it("cannot see Observe: the API server rejects upper-case names", async () => {
-    const result = await kubectlRun(s.cp, [
-      "create",
-      "configmap",
-      "Observe",
-      "-n",
-      MODULE_NAMESPACE,
-    ]);
-    expect(result.code).toBe(1);
-    expect(result.stderr).toContain("a lowercase RFC 1123 subdomain");
+    const upperCase = {
+      ...OBSERVE_CONFIGMAP,
+      metadata: { name: "Observe", namespace: MODULE_NAMESPACE },
+    };
+    expect(await refusalOf(objectApi(s.cp).create(upperCase))).toEqual({
+      code: 422,
+      message:
+        "ConfigMap \"Observe\" is invalid: metadata.name: Invalid value: \"Observe\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+    });
   });
 });

@@ -3,7 +3,6 @@
 // from the TokenRequest API, and the whole scenario still passes.
 import { readFileSync } from "node:fs";
 import {
-  ApiException,
   KubernetesObject,
   KubernetesObjectApi,
   PatchStrategy,
@@ -21,6 +20,7 @@ import {
   ModuleProcess,
   auditLog,
   objectApi,
+  refusalOf,
   startModule,
   waitForCrdEstablished,
   waitForPermission,
@@ -56,19 +56,9 @@ describe("the watcher as its scoped ServiceAccount", () => {
     auditLog(cp)
       .all()
       .filter(e => e.stageMs >= startedAt);
-  /** The API server's answer to `request` made with the watcher's token: HTTP code and message. */
-  const asWatcher = async (
-    request: (api: KubernetesObjectApi) => Promise<unknown>,
-  ): Promise<{ code: number; message: string }> => {
-    try {
-      await request(objectApi(cp, tokenKubeconfig));
-      return { code: 200, message: "" };
-    } catch (err) {
-      if (!(err instanceof ApiException)) throw err;
-      const body = JSON.parse(String(err.body)) as { message: string };
-      return { code: err.code, message: body.message };
-    }
-  };
+  /** How the API server refused `request` made with the watcher's token: HTTP code and message. */
+  const asWatcher = (request: (api: KubernetesObjectApi) => Promise<unknown>) =>
+    refusalOf(request(objectApi(cp, tokenKubeconfig)));
   /** `kubectl auth can-i VERB RESOURCE -n NAMESPACE`, asked as the watcher. */
   const watcherMay = (verb: string, resource: string, namespace?: string) =>
     allowed(cp, { verb, resource, namespace }, tokenKubeconfig);

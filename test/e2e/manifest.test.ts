@@ -1,22 +1,25 @@
 // The deploy manifest `npx pepr build` writes is accepted by a real API server, and what removing
 // it does to the PeprStores (README.md, "Remove the module").
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import path from "node:path";
-import { parseAllDocuments } from "yaml";
 
 import {
+  applyObject,
   buildModule,
   ControlPlane,
   createObject,
+  crdObject,
   getStore,
   kubectl,
   kubectlRun,
+  ObjectHeader,
   prepareCluster,
+  readObject,
   repoRoot,
   waitFor,
 } from "../../cluster";
 import { PEPR_STORE_RESOURCE, PLACEHOLDER, STORE_NAMESPACE, storeName } from "../../store/contract";
+import { existingManifestObjects, manifestObjects } from "./manifest-objects";
 import { readmeSection } from "./readme";
 import { cleanSharedCluster } from "./shared-cluster";
 
@@ -26,28 +29,30 @@ import { cleanSharedCluster } from "./shared-cluster";
  * second block of its deploy section (in-cluster/readme-deploy.test.ts checks the blocks).
  */
 const REMOVE_KEEPING_DATA = readmeSection("Deploy on your own cluster").blocks[1][0];
-
-type Doc = { kind: string; metadata: { name: string } };
+/** Where `kubectl apply` keeps what it applied, to compute its next patch. */
+const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
 
 describe("dist/pepr-module-<uuid>.yaml", () => {
   let cp: ControlPlane;
   let manifest: string;
-  let docs: Doc[];
+  let docs: ObjectHeader[];
 
   beforeAll(async () => {
     manifest = buildModule().manifest;
-    docs = parseAllDocuments(readFileSync(manifest, "utf8"))
-      .map(d => d.toJS() as Doc | null)
-      .filter(d => d !== null);
+    docs = manifestObjects(manifest);
     cp = await cleanSharedCluster();
-    // The manifest's namespaced objects need pepr-system to exist for a dry run: apply the
-    // manifest's own Namespace as `kubectl apply` would, then the PeprStore CRD as `pepr deploy` does.
+    // The manifest's namespaced objects need pepr-system to exist for a dry run: the manifest's
+    // own Namespace as `kubectl apply` leaves it (with its last-applied annotation, or the dry
+    // run's kubectl apply warns that it is missing), then the PeprStore CRD as `pepr deploy` does.
     const namespace = docs.find(d => d.kind === "Namespace");
-    await kubectl(cp, ["apply", "-f", "-"], { input: JSON.stringify(namespace) });
+    if (!namespace) throw new Error(`${manifest}: no Namespace`);
+    const annotations = { [LAST_APPLIED]: `${JSON.stringify(namespace)}\n` };
+    await applyObject(cp, { ...namespace, metadata: { ...namespace.metadata, annotations } });
     await prepareCluster(cp);
   });
 
   it("passes a server-side dry run of every object", async () => {
+    // `kubectl apply -f dist/pepr-module-*.yaml`, the user's command (README), as a dry run
     const result = await kubectlRun(cp, [
       "apply",
       "--dry-run=server",
@@ -102,15 +107,11 @@ describe("removing the module", () => {
     metadata: { name: storeName(), namespace: STORE_NAMESPACE },
     data: { ...PLACEHOLDER, "hello-pepr-store-resources-v2-a": "1" },
   };
-  const moduleObjects = async (): Promise<string[]> =>
-    (await kubectlRun(cp, ["get", "-f", manifest, "-o", "name", "--ignore-not-found"])).stdout
-      .split("\n")
-      .filter(line => line !== "");
 
   beforeEach(async () => {
     manifest = buildModule().manifest;
     cp = await cleanSharedCluster();
-    await kubectl(cp, ["apply", "-f", manifest]);
+    await kubectl(cp, ["apply", "-f", manifest]); // the user's command (README)
     await prepareCluster(cp);
     await createObject(cp, store);
   });
@@ -122,7 +123,7 @@ describe("removing the module", () => {
       "Warning: deleting cluster-scoped resources, not scoped to the provided namespace\n",
     );
     expect(result.status).toBe(0);
-    expect(await moduleObjects()).toEqual(["namespace/pepr-system"]);
+    expect(await existingManifestObjects(cp, manifest)).toEqual(["Namespace/pepr-system"]);
     expect((await getStore(cp))?.data).toEqual(store.data);
   });
 
@@ -133,9 +134,7 @@ describe("removing the module", () => {
       async () => ((await getStore(cp)) === undefined ? true : undefined),
       120_000,
     );
-    const crd = await kubectlRun(cp, ["get", "crd", PEPR_STORE_RESOURCE, "-o", "name"]);
-    expect(crd.stdout).toBe(
-      `customresourcedefinition.apiextensions.k8s.io/${PEPR_STORE_RESOURCE}\n`,
-    );
+    const crd = await readObject(cp, crdObject(PEPR_STORE_RESOURCE));
+    expect(crd?.metadata?.name).toBe(PEPR_STORE_RESOURCE);
   });
 });

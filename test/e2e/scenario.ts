@@ -53,6 +53,12 @@ export const OBSERVED_TIMEOUT_MS = OBSERVED_DEADLINE_MS;
 export const WATCH_EVENT_TIMEOUT_MS = 30_000;
 
 export { MODULE_NAMESPACE };
+/** The ConfigMap whose creation triggers the capability, to delete or change it. */
+export const OBSERVE_CONFIGMAP = {
+  apiVersion: "v1",
+  kind: "ConfigMap",
+  metadata: { name: "observe", namespace: MODULE_NAMESPACE },
+};
 
 export interface Scenario {
   cp: ControlPlane;

@@ -2,11 +2,15 @@
 // run), and the clean slate each file starts from on it: what earlier files created is deleted
 // and checked gone before the file begins. Files that stop, restart or break a control plane, or
 // need one the tier's set-up would not give, start their own with startControlPlane().
+import { ApisApi, CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+
 import {
   ControlPlane,
   ControlPlaneError,
-  kubectl,
+  deleteObject,
   MODULE_NAMESPACE,
+  ObjectHeader,
+  objectApi,
   prepareCluster,
   seconds,
   waitFor,
@@ -43,36 +47,75 @@ export function sharedControlPlane(): ControlPlane {
 
 /** The namespaces every file uses: emptied rather than deleted (the namespace controller is slow). */
 const FILE_NAMESPACES = [STORE_NAMESPACE, MODULE_NAMESPACE];
-/** What the controllers put into every namespace, and events (which deleting makes): kept. */
-const NAMESPACE_DEFAULTS = ["serviceaccount/default", "configmap/kube-root-ca.crt"];
-const NOT_STATE = ["events", "events.events.k8s.io"];
+/** What the controllers put into every namespace (`Kind/name`): kept. */
+const NAMESPACE_DEFAULTS = ["ServiceAccount/default", "ConfigMap/kube-root-ca.crt"];
+/** Events (core and events.k8s.io), which deleting makes: no state of a file's, kept. */
+const NOT_STATE = ["events"];
+const RBAC = "rbac.authorization.k8s.io/v1";
 
-/** Objects to delete, as kubectl names them: `kind/name`, and `-n namespace` for namespaced ones. */
-type Leftovers = { namespace?: string; names: string[] }[];
+/** A kind of object, as the API server serves it. */
+interface Kind {
+  apiVersion: string;
+  kind: string;
+}
 
-/** `kubectl get <args> -o name`, one name a line. */
-async function names(cp: ControlPlane, args: string[]): Promise<string[]> {
-  return (await kubectl(cp, ["get", ...args, "-o", "name"])).split("\n").filter(l => l !== "");
+/** An object to delete: its header, and whether it is being deleted already (only waited for). */
+interface Leftover {
+  object: ObjectHeader;
+  deleting: boolean;
 }
 
 /**
- * `kind/name` of every `resource` (cluster-scoped) and whether it is being deleted: a namespace
- * or CRD being deleted cannot be used, only waited for.
+ * Every namespaced kind that can be listed and deleted, in its group's preferred version, as
+ * `kubectl api-resources --namespaced --verbs=list,delete` finds them (the API server's discovery:
+ * the core group, then each group's resource list), but {@link NOT_STATE}.
  */
-async function withDeletion(
+async function namespacedKinds(cp: ControlPlane): Promise<Kind[]> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(cp.kubeconfig);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const { groups } = await kc.makeApiClient(ApisApi).getAPIVersions();
+  const lists = await Promise.all([
+    kc.makeApiClient(CoreV1Api).getAPIResources(),
+    ...groups.flatMap(g =>
+      g.preferredVersion
+        ? [custom.getAPIResources({ group: g.name, version: g.preferredVersion.version })]
+        : [],
+    ),
+  ]);
+  return lists.flatMap(list =>
+    list.resources
+      .filter(r => r.namespaced && !r.name.includes("/") && !NOT_STATE.includes(r.name))
+      .filter(r => r.verbs.includes("list") && r.verbs.includes("delete"))
+      .map(r => ({ apiVersion: list.groupVersion, kind: r.kind })),
+  );
+}
+
+/** Every object of `kind` (in `namespace`, with `labelSelector`), as a {@link Leftover}. */
+async function listed(
   cp: ControlPlane,
-  resource: string,
-): Promise<{ name: string; deleting: boolean }[]> {
-  const jsonpath =
-    '{range .items[*]}{.kind}/{.metadata.name} {.metadata.deletionTimestamp}{"\\n"}{end}';
-  const out = await kubectl(cp, ["get", resource, "-o", `jsonpath=${jsonpath}`]);
-  return out
-    .split("\n")
-    .filter(l => l !== "")
-    .map(line => {
-      const [kindName, deletedAt = ""] = line.split(" ");
-      return { name: kindName.toLowerCase(), deleting: deletedAt !== "" };
-    });
+  { apiVersion, kind }: Kind,
+  options: { namespace?: string; labelSelector?: string } = {},
+): Promise<Leftover[]> {
+  // list(apiVersion, kind, namespace, pretty, exact, exportt, fieldSelector, labelSelector)
+  const { items } = await objectApi(cp).list(
+    apiVersion,
+    kind,
+    options.namespace,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    options.labelSelector,
+  );
+  return items.map(({ metadata }) => ({
+    object: {
+      apiVersion,
+      kind,
+      metadata: { name: metadata?.name ?? "", namespace: metadata?.namespace },
+    },
+    deleting: metadata?.deletionTimestamp !== undefined,
+  }));
 }
 
 /**
@@ -84,39 +127,37 @@ async function withDeletion(
  * RoleBindings in `default` but its own ServiceAccount. A namespace or CRD being deleted is left
  * over until it is gone.
  */
-async function leftovers(cp: ControlPlane, bare: boolean): Promise<Leftovers> {
+async function leftovers(cp: ControlPlane, bare: boolean): Promise<Leftover[]> {
   const kept = [...SYSTEM_NAMESPACES, ...(bare ? [] : FILE_NAMESPACES)];
-  const kinds = (
-    await kubectl(cp, ["api-resources", "--namespaced", "--verbs=list,delete", "-o", "name"])
-  )
-    .split("\n")
-    .filter(k => k !== "" && !NOT_STATE.includes(k))
-    .join(",");
-  const [namespaces, crds, rbac, inDefault, ...inFileNamespaces] = await Promise.all([
-    withDeletion(cp, "namespaces"),
-    withDeletion(cp, "customresourcedefinitions"),
-    names(cp, ["clusterroles,clusterrolebindings", "-l", `!${BOOTSTRAP_LABEL}`]),
-    names(cp, ["serviceaccounts,roles,rolebindings", "-n", "default"]),
-    ...(bare ? [] : FILE_NAMESPACES.map(ns => names(cp, [kinds, "-n", ns]))),
+  // bare: the file namespaces go whole, and what is in them with them
+  const kinds = bare ? [] : await namespacedKinds(cp);
+  const inFileNamespaces = FILE_NAMESPACES.flatMap(namespace =>
+    kinds.map(async kind =>
+      (await listed(cp, kind, { namespace })).filter(
+        ({ object }) => !NAMESPACE_DEFAULTS.includes(`${object.kind}/${object.metadata.name}`),
+      ),
+    ),
+  );
+  const notBootstrapped = { labelSelector: `!${BOOTSTRAP_LABEL}` };
+  const inDefault = { namespace: "default" };
+  const found = await Promise.all([
+    listed(cp, { apiVersion: "v1", kind: "Namespace" }).then(namespaces =>
+      namespaces.filter(n => n.deleting || !kept.includes(n.object.metadata.name)),
+    ),
+    listed(cp, { apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition" }).then(
+      crds =>
+        crds.filter(c => c.deleting || bare || c.object.metadata.name !== PEPR_STORE_RESOURCE),
+    ),
+    listed(cp, { apiVersion: RBAC, kind: "ClusterRole" }, notBootstrapped),
+    listed(cp, { apiVersion: RBAC, kind: "ClusterRoleBinding" }, notBootstrapped),
+    listed(cp, { apiVersion: "v1", kind: "ServiceAccount" }, inDefault).then(accounts =>
+      accounts.filter(a => a.object.metadata.name !== "default"),
+    ),
+    listed(cp, { apiVersion: RBAC, kind: "Role" }, inDefault),
+    listed(cp, { apiVersion: RBAC, kind: "RoleBinding" }, inDefault),
+    ...inFileNamespaces,
   ]);
-  return [
-    {
-      names: [
-        ...namespaces
-          .filter(n => n.deleting || !kept.map(k => `namespace/${k}`).includes(n.name))
-          .map(n => n.name),
-        ...crds
-          .filter(n => n.deleting || bare || !n.name.endsWith(`/${PEPR_STORE_RESOURCE}`))
-          .map(n => n.name),
-        ...rbac,
-      ],
-    },
-    { namespace: "default", names: inDefault.filter(n => n !== "serviceaccount/default") },
-    ...inFileNamespaces.map((found, i) => ({
-      namespace: FILE_NAMESPACES[i],
-      names: found.filter(n => !NAMESPACE_DEFAULTS.includes(n)),
-    })),
-  ].filter(l => l.names.length > 0);
+  return found.flat();
 }
 
 /**
@@ -142,10 +183,9 @@ export async function cleanSharedCluster({ bare = false } = {}): Promise<Control
     "what earlier e2e files left on the shared control plane to be gone",
     async () => {
       const found = await leftovers(cp, bare);
-      for (const { namespace, names: objects } of found) {
-        const ns = namespace ? ["-n", namespace] : [];
-        await kubectl(cp, ["delete", ...ns, "--wait=false", "--ignore-not-found", ...objects]);
-      }
+      // what is being deleted already is only waited for: deleting a namespace again is a 409
+      const toDelete = found.filter(l => !l.deleting).map(l => l.object);
+      await Promise.all(toDelete.map(object => deleteObject(cp, object)));
       return found.length === 0 ? true : undefined;
     },
     CLEAN_TIMEOUT_MS,

@@ -5,10 +5,14 @@ import { execFileSync } from "node:child_process";
 import {
   ControlPlane,
   createConfigMap,
+  createObject,
   getStore,
   kubectl,
   LogRecord,
   ModuleProcess,
+  objectApi,
+  PeprStoreObject,
+  peprStoreObject,
   startModule,
   waitForStore,
 } from "../../cluster";
@@ -66,15 +70,9 @@ describe("ConfigMap observe created in hello-pepr-store-resources", () => {
   });
 
   it("keeps the Store in the CR pepr-<uuid>-store; Pepr's schedule CR holds only the placeholder", async () => {
-    const list = JSON.parse(
-      await kubectl(s.cp, ["get", "peprstores", "-n", STORE_NAMESPACE, "-o", "json"]),
-    );
-    const byName = Object.fromEntries(
-      list.items.map((i: { metadata: { name: string }; data: unknown }) => [
-        i.metadata.name,
-        i.data,
-      ]),
-    );
+    const { apiVersion, kind } = peprStoreObject();
+    const list = await objectApi(s.cp).list<PeprStoreObject>(apiVersion, kind, STORE_NAMESPACE);
+    const byName = Object.fromEntries(list.items.map(i => [i.metadata.name, i.data]));
     expect(Object.keys(byName).sort()).toEqual([
       "pepr-hello-pepr-store-resources-schedule",
       "pepr-hello-pepr-store-resources-store",
@@ -130,8 +128,7 @@ describe("a PeprStore written before the v2 key format", () => {
   let cp: ControlPlane;
   let mod: ModuleProcess | undefined;
   const legacy = (labels?: Record<string, string>) => ({
-    apiVersion: "pepr.dev/v1",
-    kind: "PeprStore",
+    ...peprStoreObject(),
     metadata: { name: storeName(), namespace: STORE_NAMESPACE, ...(labels ? { labels } : {}) },
     data: { ...PLACEHOLDER, "hello-pepr-store-resources-testing": "migrated" },
   });
@@ -156,9 +153,7 @@ describe("a PeprStore written before the v2 key format", () => {
 
   it("is migrated at start-up: <capability>-testing becomes <capability>-v2-testing", async () => {
     // Stores Pepr created carry the pepr.dev-cacheID label.
-    await kubectl(cp, ["apply", "-f", "-"], {
-      input: JSON.stringify(legacy({ "pepr.dev-cacheID": "1700000000000" })),
-    });
+    await createObject(cp, legacy({ "pepr.dev-cacheID": "1700000000000" }));
     const startedAt = Date.now();
     mod = await startModule(cp);
     expect((await waitForMigration(cp)).data).toEqual(MIGRATED);
@@ -169,7 +164,7 @@ describe("a PeprStore written before the v2 key format", () => {
     // migrateStore.ts first PATCHes `add /metadata/labels/pepr.dev-cacheID`, which the API server
     // rejects (422) when metadata.labels is absent; Pepr then falls back to creating the store
     // (server-side apply: adds the label, keeps the data) and leaves the old key as it is.
-    await kubectl(cp, ["apply", "-f", "-"], { input: JSON.stringify(legacy()) });
+    await createObject(cp, legacy());
     mod = await startModule(cp);
     await waitForStore(
       cp,

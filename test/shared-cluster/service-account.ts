@@ -76,13 +76,14 @@ export async function serviceAccountKubeconfig(
 }
 
 /**
- * Lets ServiceAccount `user` (of namespace `default`) do `verbs` on `resource` (`<plural>.<group>`)
- * in `namespace` and nothing more: a Role and a RoleBinding, both named after the ServiceAccount.
+ * Lets ServiceAccount `user` (of namespace `default`, or `grant.serviceAccountNamespace`) do
+ * `verbs` on `resource` (`<plural>.<group>`, or `<plural>` for the core group) in `namespace` and
+ * nothing more: a Role and a RoleBinding, both named after the ServiceAccount.
  */
 export async function grantInNamespace(
   cp: Pick<ControlPlane, "kubeconfig">,
   user: string,
-  grant: { namespace: string; verbs: string[]; resource: string },
+  grant: { namespace: string; verbs: string[]; resource: string; serviceAccountNamespace?: string },
 ): Promise<void> {
   const [resource, ...group] = grant.resource.split(".");
   const metadata = { name: user, namespace: grant.namespace };
@@ -98,6 +99,8 @@ export async function grantInNamespace(
     kind: "RoleBinding",
     metadata,
     roleRef: { apiGroup: rbac, kind: "Role", name: user },
-    subjects: [{ kind: "ServiceAccount", name: user, namespace: "default" }],
+    subjects: [
+      { kind: "ServiceAccount", name: user, namespace: grant.serviceAccountNamespace ?? "default" },
+    ],
   } as KubernetesObject);
 }

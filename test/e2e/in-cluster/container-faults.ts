@@ -7,8 +7,8 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 
 import type { V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
 
-import { type ControlPlane, kubectl, requireNode, waitFor } from "../../../cluster";
-import { STORE_NAMESPACE } from "../../../store/contract";
+import { type ControlPlane, objectApi, requireNode, waitFor } from "../../../cluster";
+import { watcherPodObject } from "./deployed";
 
 /** The watcher's container as the host sees it. */
 export interface WatcherContainer {
@@ -34,8 +34,8 @@ function ctr(cp: ControlPlane, args: string[]): string {
 
 /** The pod's only container's status (the watcher Deployment has one container). */
 export async function containerStatus(cp: ControlPlane, pod: string): Promise<V1ContainerStatus> {
-  const json = await kubectl(cp, ["get", "pod", pod, "-n", STORE_NAMESPACE, "-o", "json"]);
-  const statuses = (JSON.parse(json) as V1Pod).status?.containerStatuses ?? [];
+  const { status } = await objectApi(cp).read<V1Pod>(watcherPodObject(pod));
+  const statuses = status?.containerStatuses ?? [];
   if (statuses.length !== 1)
     throw new Error(`pod ${pod} has ${statuses.length} container statuses`);
   return statuses[0];

@@ -6,6 +6,7 @@
 import {
   ControlPlane,
   createConfigMap,
+  deleteObject,
   kubectl,
   waitForStore,
   waitForWatcherPod,
@@ -26,6 +27,7 @@ import {
   observedByPod,
   useDeployment,
   useNodeCluster,
+  watcherPodObject,
 } from "./deployed";
 
 const cluster = useNodeCluster();
@@ -37,6 +39,7 @@ async function storeWithFourKeys(cp: ControlPlane) {
 
 /** The `observed` lines of `kubectl logs` of the pod's current container. */
 async function observedLines(cp: ControlPlane, pod: string): Promise<string[]> {
+  // the user's command (README): how a user sees the watcher's `observed`
   const plain = await kubectl(cp, ["logs", "-n", STORE_NAMESPACE, pod]);
   return plain.split("\n").filter(line => line.includes('"msg":"observed"'));
 }
@@ -73,7 +76,7 @@ describe("the watcher pod deleted right after `observe` is created", () => {
   it("is replaced by the Deployment; the new pod logs observed and the store ends exact", async () => {
     const createdAt = Date.now();
     await createConfigMap(d.cp, MODULE_NAMESPACE, "observe");
-    await kubectl(d.cp, ["delete", "pod", d.pod, "-n", STORE_NAMESPACE, "--wait=false"]);
+    expect(await deleteObject(d.cp, watcherPodObject(d.pod))).toBe(true);
     const replacement = await waitForWatcherPod(d.cp, { exclude: [d.pod] });
     await observedByPod(d.cp, replacement.metadata?.name as string, createdAt);
     report("observe created, pod deleted → observed by the new pod", Date.now() - createdAt);

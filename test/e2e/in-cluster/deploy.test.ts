@@ -4,15 +4,22 @@
 // read exactly. These tests fail, never skip, when the node cannot start here.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { Writable } from "node:stream";
+
+import { Exec, KubeConfig, V1Deployment, V1Pod } from "@kubernetes/client-node";
 
 import {
   buildOutputs,
   ControlPlane,
   createConfigMap,
+  createObject,
   DEFAULT_POD_READY_TIMEOUT_MS,
+  deleteObject,
   getStore,
   kubectl,
   loadControllerImage,
+  objectApi,
+  peprStoreObject,
   peprDeploy,
   prepareCluster,
   waitFor,
@@ -28,6 +35,7 @@ import {
   EXPECTED_DATA,
   EXPECTED_OPS,
   MODULE_NAMESPACE,
+  OBSERVE_CONFIGMAP,
   patchesSince,
   report,
 } from "../scenario";
@@ -38,19 +46,86 @@ import {
   useDeployment,
   useNodeCluster,
   waitForObservedIn,
+  watcherPodObject,
 } from "./deployed";
 import { copyModule } from "./module-copy";
 
 /** The field the changed capability adds to its `observed` record. */
 const CHANGED_VARIANT = "changed-for-redeploy-test";
 
+/** What `pepr deploy` makes in pepr-system, compared before and after a second deploy. */
+const DEPLOYED_KINDS = [
+  ["apps/v1", "Deployment"],
+  ["v1", "Service"],
+  ["v1", "Secret"],
+  ["v1", "ServiceAccount"],
+  ["rbac.authorization.k8s.io/v1", "Role"],
+  ["rbac.authorization.k8s.io/v1", "RoleBinding"],
+];
+
 /** The module hash the watcher Deployment runs: its container's second arg. */
 async function deployedHash(cp: ControlPlane): Promise<string> {
-  const args = await kubectl(cp, [
-    ...["get", "deployment", watcherDeployment(), "-n", STORE_NAMESPACE],
-    ...["-o", "jsonpath={.spec.template.spec.containers[0].args}"],
-  ]);
-  return (JSON.parse(args) as string[])[1];
+  const deployment = await objectApi(cp).read<V1Deployment>({
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: watcherDeployment(), namespace: STORE_NAMESPACE },
+  });
+  const hash = deployment.spec?.template.spec?.containers[0].args?.[1];
+  if (!hash) throw new Error(`Deployment ${watcherDeployment()}: no module hash in its args`);
+  return hash;
+}
+
+/** `Kind/name` of every object of {@link DEPLOYED_KINDS} in pepr-system. */
+async function deployedObjects(cp: ControlPlane): Promise<string[]> {
+  const lists = await Promise.all(
+    DEPLOYED_KINDS.map(([apiVersion, kind]) =>
+      objectApi(cp).list(apiVersion, kind, STORE_NAMESPACE),
+    ),
+  );
+  return lists.flatMap((list, i) =>
+    list.items.map(o => `${DEPLOYED_KINDS[i][1]}/${o.metadata?.name}`),
+  );
+}
+
+/**
+ * Runs `command` in the pod's first container, as `kubectl exec` does (client-node's Exec, over a
+ * WebSocket); resolves with its stdout once it exited 0.
+ */
+function execInPod(cp: ControlPlane, pod: V1Pod, command: string[]): Promise<string> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(cp.kubeconfig);
+  const { name = "", namespace = "" } = pod.metadata ?? {};
+  const container = pod.spec?.containers[0].name ?? "";
+  const what = `exec ${command.join(" ")} in pod ${namespace}/${name}`;
+  const output = { stdout: "", stderr: "" };
+  const into = (stream: keyof typeof output) =>
+    new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        output[stream] += chunk.toString();
+        done();
+      },
+    });
+  return new Promise((resolve, reject) => {
+    const exited = (status: { status?: string; message?: string }) =>
+      status.status === "Success"
+        ? resolve(output.stdout)
+        : reject(new Error(`${what}: ${status.message}; stderr: ${output.stderr}`));
+    new Exec(kc)
+      .exec(
+        namespace,
+        name,
+        container,
+        command,
+        into("stdout"),
+        into("stderr"),
+        null,
+        false,
+        exited,
+      )
+      // after the exit status, the close changes nothing: the promise is settled
+      .then(ws => ws.on("close", () => reject(new Error(`${what}: closed without an exit status`))))
+      .catch(reject);
+  });
 }
 
 /** One cluster for the file; each describe deploys afresh on it (./deployed.ts). */
@@ -60,27 +135,14 @@ describe("npx pepr deploy on the local cluster's node", () => {
   const d = useDeployment(cluster);
 
   it("runs the watcher from ghcr.io/defenseunicorns/pepr/controller:v1.1.4 as 65532", async () => {
-    const pod = JSON.parse(
-      await kubectl(d.cp, ["get", "pod", d.pod, "-n", STORE_NAMESPACE, "-o", "json"]),
-    );
-    const [status] = pod.status.containerStatuses;
-    expect([status.image, status.ready, status.restartCount]).toEqual([
-      "ghcr.io/defenseunicorns/pepr/controller:v1.1.4",
-      true,
-      0,
+    const pod = await objectApi(d.cp).read<V1Pod>(watcherPodObject(d.pod));
+    const statuses = pod.status?.containerStatuses ?? [];
+    expect(statuses.map(s => [s.image, s.ready, s.restartCount])).toEqual([
+      ["ghcr.io/defenseunicorns/pepr/controller:v1.1.4", true, 0],
     ]);
-    expect(pod.spec.serviceAccountName).toBe(watcherServiceAccount());
-    const ps = await kubectl(d.cp, [
-      "exec",
-      "-n",
-      STORE_NAMESPACE,
-      d.pod,
-      "--",
-      "node",
-      "-p",
-      "process.getuid()",
-    ]);
-    expect(ps.trim()).toBe("65532");
+    expect(pod.spec?.serviceAccountName).toBe(watcherServiceAccount());
+    const uid = await execInPod(d.cp, pod, ["node", "-p", "process.getuid()"]);
+    expect(uid).toBe("65532\n");
   });
 
   it("writes the four keys for `observe` in one PATCH from its ServiceAccount, logs observed", async () => {
@@ -98,21 +160,17 @@ describe("npx pepr deploy on the local cluster's node", () => {
     ]);
     expect(patches[0].requestObject).toEqual([...EXPECTED_OPS, CACHE_ID_OP]);
     expect(deniedForWatcher(d)).toEqual([]);
+    // the user's command (README): how a user sees the watcher's `observed`
     const plain = await kubectl(d.cp, ["logs", "-n", STORE_NAMESPACE, d.pod]);
     expect(plain.split("\n").filter(l => l.includes('"msg":"observed"'))).toHaveLength(1);
   });
 
   it("deployed again: the same objects, a new pod, and the store kept as it was", async () => {
-    const objects = () =>
-      kubectl(d.cp, [
-        ...["get", "deployment,service,secret,serviceaccount,role,rolebinding", "-n"],
-        ...[STORE_NAMESPACE, "-o", "name"],
-      ]);
-    const before = { objects: await objects(), data: (await getStore(d.cp))?.data };
+    const before = { objects: await deployedObjects(d.cp), data: (await getStore(d.cp))?.data };
     const redeployedAt = Date.now();
     await peprDeploy(d.cp);
     const pod = await waitForWatcherPod(d.cp, { exclude: [d.pod] });
-    expect(await objects()).toBe(before.objects);
+    expect(await deployedObjects(d.cp)).toEqual(before.objects);
     expect(before.data).toEqual(EXPECTED_DATA);
     expect((await getStore(d.cp))?.data).toEqual(before.data);
     // the new pod reads the store and re-runs the capability for the existing `observe`: one
@@ -163,15 +221,14 @@ describe("npx pepr deploy on the local cluster's node", () => {
         },
         DEFAULT_POD_READY_TIMEOUT_MS,
       );
-      const container = await kubectl(d.cp, [
-        ...["get", "pod", pod, "-n", STORE_NAMESPACE],
-        ...["-o", "jsonpath={.spec.containers[0].args}"],
+      const { spec } = await objectApi(d.cp).read<V1Pod>(watcherPodObject(pod));
+      expect(spec?.containers.map(c => c.args)).toEqual([
+        ["/app/node_modules/pepr/dist/controller.js", newHash],
       ]);
-      expect(JSON.parse(container)).toEqual(["/app/node_modules/pepr/dist/controller.js", newHash]);
       expect(before).toEqual(EXPECTED_DATA);
       expect((await getStore(d.cp))?.data).toEqual(before);
       // the new module handles a re-created `observe`: its own `observed` record, the store exact
-      await kubectl(d.cp, ["delete", "cm", "observe", "-n", MODULE_NAMESPACE]);
+      expect(await deleteObject(d.cp, OBSERVE_CONFIGMAP)).toBe(true);
       const recreatedAt = Date.now();
       await createConfigMap(d.cp, MODULE_NAMESPACE, "observe");
       const observed = await observedByPod(d.cp, pod, recreatedAt);
@@ -191,17 +248,14 @@ describe("npx pepr deploy on the local cluster's node", () => {
 describe("a PeprStore with an unmigrated key, applied before the deploy", () => {
   const d = useDeployment(cluster, async cp => {
     await prepareCluster(cp); // pepr-system and the CRD, as `pepr deploy` would apply them
-    await kubectl(cp, ["apply", "-f", "-"], {
-      input: JSON.stringify({
-        apiVersion: "pepr.dev/v1",
-        kind: "PeprStore",
-        metadata: {
-          name: storeName(),
-          namespace: STORE_NAMESPACE,
-          labels: { "pepr.dev-cacheID": "1700000000000" },
-        },
-        data: { ...PLACEHOLDER, "hello-pepr-store-resources-testing": "migrated" },
-      }),
+    await createObject(cp, {
+      ...peprStoreObject(),
+      metadata: {
+        name: storeName(),
+        namespace: STORE_NAMESPACE,
+        labels: { "pepr.dev-cacheID": "1700000000000" },
+      },
+      data: { ...PLACEHOLDER, "hello-pepr-store-resources-testing": "migrated" },
     });
   });
 

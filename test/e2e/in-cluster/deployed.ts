@@ -5,13 +5,16 @@
 import {
   auditLog,
   ControlPlane,
+  deleteObject,
   DeployResult,
   deployWatcher,
   followWatcherLogs,
-  kubectl,
   loadControllerImage,
   MODULE_NAMESPACE,
   ModuleProcess,
+  namespaceObject,
+  ObjectHeader,
+  readObject,
   startControlPlane,
   waitFor,
   watcherServiceAccount,
@@ -25,6 +28,11 @@ export const SUITE_TIMEOUT_MS = 900_000;
 export const SERVICE_ACCOUNT_USER = `system:serviceaccount:${STORE_NAMESPACE}:${watcherServiceAccount()}`;
 /** Deadline for an earlier deployment's namespaces (and so its pods) to be gone. */
 const REMOVE_TIMEOUT_MS = 180_000;
+
+/** The header of the watcher pod `name`, to read or delete it. */
+export function watcherPodObject(name: string): ObjectHeader {
+  return { apiVersion: "v1", kind: "Pod", metadata: { name, namespace: STORE_NAMESPACE } };
+}
 
 /** The cluster of a test file; `cp` is set once its beforeAll has run. */
 export interface NodeCluster {
@@ -73,13 +81,13 @@ export function useNodeCluster(): NodeCluster {
  * PeprStore CRD, `pepr deploy` applies again unchanged.
  */
 async function removeDeployment(cp: ControlPlane): Promise<void> {
-  const namespaces = [STORE_NAMESPACE, MODULE_NAMESPACE];
-  await kubectl(cp, ["delete", "namespace", ...namespaces, "--ignore-not-found", "--wait=false"]);
+  const namespaces = [STORE_NAMESPACE, MODULE_NAMESPACE].map(namespaceObject);
+  await Promise.all(namespaces.map(n => deleteObject(cp, n)));
   await waitFor(
-    `namespaces ${namespaces.join(", ")} (and their pods) to be gone`,
+    `namespaces ${STORE_NAMESPACE}, ${MODULE_NAMESPACE} (and their pods) to be gone`,
     async () => {
-      const left = await kubectl(cp, ["get", "namespace", ...namespaces, "--ignore-not-found"]);
-      return left.trim() === "" ? true : undefined;
+      const left = await Promise.all(namespaces.map(n => readObject(cp, n)));
+      return left.every(n => n === undefined) ? true : undefined;
     },
     REMOVE_TIMEOUT_MS,
     500,

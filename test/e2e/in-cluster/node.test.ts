@@ -20,17 +20,22 @@ import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 
-import type { V1Deployment, V1Pod, V1PodSpec } from "@kubernetes/client-node";
+import type { V1Deployment, V1Pod, V1PodSpec, V1Service } from "@kubernetes/client-node";
 import YAML from "yaml";
 
 import {
+  applyObject,
   buildContainerd,
   buildControlPlane,
   buildModule,
   ControlPlane,
+  createObject,
+  deleteObject,
   kubectl,
   loadImageArchive,
   makeTLSPair,
+  namespaceObject,
+  objectApi,
   NODE_START_TIMEOUT_MS,
   NodeInfo,
   ReadyLine,
@@ -40,6 +45,7 @@ import {
   waitFor,
   writeImageArchive,
 } from "../../../cluster";
+import { grantInNamespace } from "../../shared-cluster/service-account";
 import { report } from "../scenario";
 import { cleanStopCheck, processesNaming, stopCheck } from "./host-state";
 
@@ -149,8 +155,8 @@ interface PodState {
 }
 
 async function watcherPods(cp: ControlPlane): Promise<PodState[]> {
-  const out = await kubectl(cp, ["get", "pods", "-n", NAMESPACE, "-o", "json"]);
-  return (JSON.parse(out).items as V1Pod[])
+  const { items } = await objectApi(cp).list<V1Pod>("v1", "Pod", NAMESPACE);
+  return items
     .filter(p => !p.metadata?.deletionTimestamp)
     .map(p => ({
       name: p.metadata?.name ?? "",
@@ -191,47 +197,31 @@ describe("the local cluster's node", () => {
     const [tlsSecret, moduleSecret] = (podSpec(deploy).volumes ?? []).map(
       v => v.secret?.secretName ?? "",
     );
-    await kubectl(cp, ["create", "namespace", NAMESPACE]);
-    await kubectl(cp, ["create", "serviceaccount", sa, "-n", NAMESPACE]);
-    await kubectl(cp, [
-      "create",
-      "role",
-      "read-pods",
-      "--verb=get",
-      "--resource=pods",
-      "-n",
-      NAMESPACE,
-    ]);
-    await kubectl(cp, [
-      "create",
-      "rolebinding",
-      "read-pods",
-      "--role=read-pods",
-      `--serviceaccount=${NAMESPACE}:${sa}`,
-      "-n",
-      NAMESPACE,
-    ]);
-    await kubectl(cp, [
-      "create",
-      "secret",
-      "tls",
-      tlsSecret,
-      `--cert=${cert}`,
-      `--key=${key}`,
-      "-n",
-      NAMESPACE,
-    ]);
-    await kubectl(cp, [
-      "create",
-      "secret",
-      "generic",
-      moduleSecret,
-      "--from-literal=module.js=//",
-      "-n",
-      NAMESPACE,
-    ]);
+    await createObject(cp, namespaceObject(NAMESPACE));
+    const inNamespace = (name: string) => ({ name, namespace: NAMESPACE });
+    await createObject(cp, { apiVersion: "v1", kind: "ServiceAccount", metadata: inNamespace(sa) });
+    await grantInNamespace(cp, sa, {
+      namespace: NAMESPACE,
+      verbs: ["get"],
+      resource: "pods",
+      serviceAccountNamespace: NAMESPACE,
+    });
+    const base64 = (data: string | Buffer) => Buffer.from(data).toString("base64");
+    await createObject(cp, {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: inNamespace(tlsSecret),
+      type: "kubernetes.io/tls",
+      data: { "tls.crt": base64(readFileSync(cert)), "tls.key": base64(readFileSync(key)) },
+    });
+    await createObject(cp, {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: inNamespace(moduleSecret),
+      data: { "module.js": base64("//") },
+    });
     const applied = Date.now();
-    await kubectl(cp, ["apply", "-f", "-"], { input: JSON.stringify(deploy) });
+    await applyObject(cp, deploy);
     pod = await waitForReadyPod(cp);
     report("watcher-shaped Deployment apply to pod Ready", Date.now() - applied);
   }, SETUP_TIMEOUT_MS);
@@ -242,17 +232,11 @@ describe("the local cluster's node", () => {
   });
 
   test("runs a Deployment shaped like Pepr's watcher from a loaded image to Ready, as uid/gid 65532", async () => {
-    const deploy = JSON.parse(
-      await kubectl(cp!, [
-        "get",
-        "deployment",
-        watcherDeployment().metadata?.name ?? "",
-        "-n",
-        NAMESPACE,
-        "-o",
-        "json",
-      ]),
-    ) as V1Deployment;
+    const deploy = await objectApi(cp!).read<V1Deployment>({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: watcherDeployment().metadata?.name ?? "", namespace: NAMESPACE },
+    });
     expect(deploy.status?.readyReplicas).toBe(1);
     const container = podSpec(deploy).containers[0];
     expect(container.securityContext).toEqual({
@@ -267,6 +251,7 @@ describe("the local cluster's node", () => {
       port: 3000,
       scheme: "HTTPS",
     });
+    // the kubelet's log path, as a user reaches it
     const logs = await kubectl(cp!, ["logs", pod.name, "-n", NAMESPACE]);
     expect(logs.split("\n")[0]).toBe("serving https on :3000 as uid 65532 gid 65532");
   });
@@ -303,42 +288,43 @@ describe("the local cluster's node", () => {
   });
 
   test("a pod reaches a pod through a Service's ClusterIP (kube-proxy, the bridge's hairpin)", async () => {
-    const deployment = watcherDeployment().metadata?.name ?? "";
-    await kubectl(cp!, [
-      "expose",
-      "deployment",
-      deployment,
-      "-n",
-      NAMESPACE,
-      "--name=watcher-e2e",
-      "--port=443",
-      "--target-port=3000",
-    ]);
-    const ip = await kubectl(cp!, [
-      "get",
-      "service",
-      "watcher-e2e",
-      "-n",
-      NAMESPACE,
-      "-o",
-      "jsonpath={.spec.clusterIP}",
-    ]);
-    // kube-proxy writes the Service's rules once it sees the Service and its endpoints
+    // the Service `kubectl expose deployment --port=443 --target-port=3000` makes: the
+    // Deployment's pods, by its selector
+    const service = await createObject<V1Service>(cp!, {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "watcher-e2e", namespace: NAMESPACE },
+      spec: {
+        selector: watcherDeployment().spec?.selector.matchLabels,
+        ports: [{ port: 443, targetPort: 3000, protocol: "TCP" }],
+      },
+    });
+    const ip = service?.spec?.clusterIP;
+    if (!ip) throw new Error("Service watcher-e2e: no ClusterIP");
+    // kube-proxy writes the Service's rules once it sees the Service and its endpoints. Until
+    // then the ClusterIP is routed off the node, where a network may answer (this machine's
+    // answers any HTTPS request with a 404): wait for the Service's own 200.
     const answer = await waitFor(
-      `GET https://${ip}:443/hostname from pod ${pod.name} to answer`,
+      `GET https://${ip}:443/hostname from pod ${pod.name} to answer 200`,
       async () => {
         const r = await getFromPod(pod.ip, `/service/${ip}:443/hostname`);
-        return r.status === 200 ? r : undefined;
+        const reply = r.status === 200 ? (JSON.parse(r.body) as { status: number }) : undefined;
+        return reply?.status === 200 ? reply : undefined;
       },
       120_000,
       500,
     );
-    expect(JSON.parse(answer.body)).toEqual({ status: 200, body: `${pod.name}\n` });
+    expect(answer).toEqual({ status: 200, body: `${pod.name}\n` });
   });
 
   test("the Deployment replaces a deleted pod", async () => {
     const deleted = Date.now();
-    await kubectl(cp!, ["delete", "pod", pod.name, "-n", NAMESPACE, "--wait=false"]);
+    const podObject = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: pod.name, namespace: NAMESPACE },
+    };
+    expect(await deleteObject(cp!, podObject)).toBe(true);
     const replacement = await waitForReadyPod(cp!, pod.name);
     report("pod delete to replacement Ready", Date.now() - deleted);
     expect(replacement.name).not.toBe(pod.name);

@@ -13,7 +13,12 @@ import { parse } from "yaml";
 import {
   ControlPlane,
   createObject,
-  kubectlRun,
+  crdObject,
+  getStore,
+  namespaceObject,
+  objectApi,
+  peprStoreObject,
+  readObject,
   waitFor,
   waitForWatcherPod,
   watcherPods,
@@ -25,6 +30,7 @@ import {
   STORE_NAMESPACE,
   storeName,
 } from "../../../store/contract";
+import { existingManifestObjects } from "../manifest-objects";
 import { readmeSection, runAsUser } from "../readme";
 import { EXPECTED_DATA, MODULE_NAMESPACE, report } from "../scenario";
 import { observedByPod, SUITE_TIMEOUT_MS, useNodeCluster } from "./deployed";
@@ -73,15 +79,15 @@ describe(`README.md "${SECTION}", run verbatim on the local cluster`, () => {
       child.stderr.on("data", chunk => (out.stderr += chunk));
       child.on("close", code => resolve({ line, code, ...out }));
     });
-  const get = async (args: string[]) => (await kubectlRun(cp, ["get", ...args])).stdout;
-  const stores = async () =>
-    (await get(["peprstores", "-n", STORE_NAMESPACE, "-o", "name", "--ignore-not-found"]))
-      .split("\n")
-      .filter(line => line !== "");
+  /** The names of the PeprStores in pepr-system. */
+  const stores = async () => {
+    const { apiVersion, kind } = peprStoreObject();
+    const { items } = await objectApi(cp).list(apiVersion, kind, STORE_NAMESPACE);
+    return items.map(s => s.metadata?.name);
+  };
 
-  /** The manifest's objects that exist, as `kind.group/name` lines. */
-  const manifestObjects = () =>
-    get(["-f", path.join(copy.dir, MANIFEST), "-o", "name", "--ignore-not-found"]);
+  /** The manifest's objects that exist, as `Kind/name`. */
+  const manifestObjects = () => existingManifestObjects(cp, path.join(copy.dir, MANIFEST));
 
   beforeAll(() => {
     cp = cluster.cp;
@@ -161,21 +167,14 @@ describe(`README.md "${SECTION}", run verbatim on the local cluster`, () => {
       0,
       "Warning: deleting cluster-scoped resources, not scoped to the provided namespace\n",
     ]);
-    expect(await manifestObjects()).toBe(`namespace/${STORE_NAMESPACE}\n`);
+    expect(await manifestObjects()).toEqual([`Namespace/${STORE_NAMESPACE}`]);
     await waitFor(
       "the watcher pods to be gone",
       async () => ((await watcherPods(cp)).length === 0 ? true : undefined),
       120_000,
     );
-    expect(await stores()).toEqual([
-      `peprstore.pepr.dev/${OTHER_STORE.metadata.name}`,
-      `peprstore.pepr.dev/${scheduleStoreName()}`,
-      `peprstore.pepr.dev/${storeName()}`,
-    ]);
-    const data = JSON.parse(
-      await get(["peprstore", storeName(), "-n", STORE_NAMESPACE, "-o", "json"]),
-    );
-    expect(data.data).toEqual(EXPECTED_DATA);
+    expect(await stores()).toEqual([OTHER_STORE.metadata.name, scheduleStoreName(), storeName()]);
+    expect((await getStore(cp))?.data).toEqual(EXPECTED_DATA);
   });
 
   it("kubectl apply -f of the manifest brings the watcher back on the kept PeprStore", async () => {
@@ -190,10 +189,7 @@ describe(`README.md "${SECTION}", run verbatim on the local cluster`, () => {
     const pod = (await waitForWatcherPod(cp)).metadata?.name as string;
     // the new watcher handles the `observe` that exists: the same four values, nothing lost
     await observedByPod(cp, pod, appliedAt);
-    const data = JSON.parse(
-      await get(["peprstore", storeName(), "-n", STORE_NAMESPACE, "-o", "json"]),
-    );
-    expect(data.data).toEqual(EXPECTED_DATA);
+    expect((await getStore(cp))?.data).toEqual(EXPECTED_DATA);
   });
 
   it("kubectl delete -f deletes the pepr-system Namespace and with it every PeprStore; the CRD stays", async () => {
@@ -201,16 +197,12 @@ describe(`README.md "${SECTION}", run verbatim on the local cluster`, () => {
     expect([result.code, result.stderr]).toEqual([0, ""]);
     await waitFor(
       `namespace ${STORE_NAMESPACE} to be gone`,
-      async () =>
-        (await get(["namespace", STORE_NAMESPACE, "--ignore-not-found", "-o", "name"])) === ""
-          ? true
-          : undefined,
+      async () => ((await readObject(cp, namespaceObject(STORE_NAMESPACE))) ? undefined : true),
       120_000,
     );
     expect(await stores()).toEqual([]);
-    expect(await manifestObjects()).toBe("");
-    expect(await get(["crd", PEPR_STORE_RESOURCE, "-o", "name"])).toBe(
-      `customresourcedefinition.apiextensions.k8s.io/${PEPR_STORE_RESOURCE}\n`,
-    );
+    expect(await manifestObjects()).toEqual([]);
+    const crd = await readObject(cp, crdObject(PEPR_STORE_RESOURCE));
+    expect(crd?.metadata?.name).toBe(PEPR_STORE_RESOURCE);
   });
 });
