@@ -8,11 +8,13 @@ import path from "node:path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 
 import {
+  applyObject,
   ControlPlane,
   createConfigMap,
   getStore,
-  kubectl,
+  patchStore,
   PeprStoreObject,
+  peprStoreObject,
   waitForPermission,
 } from "../../cluster";
 import { PEPR_STORE_RESOURCE, STORE_NAMESPACE } from "../../store/contract";
@@ -313,17 +315,13 @@ describe("store CLI on a control plane where no watcher ran", () => {
   beforeAll(async () => {
     cp = await cleanSharedCluster();
     for (const name of ["pepr-other-store", "pepr-tricky-store"]) {
-      const store = {
-        apiVersion: "pepr.dev/v1",
-        kind: "PeprStore",
-        metadata: {
-          name,
-          namespace: STORE_NAMESPACE,
-          labels: { "pepr.dev-cacheID": "1795000000000" },
-        },
+      const header = peprStoreObject(name);
+      const labels = { "pepr.dev-cacheID": "1795000000000" };
+      await applyObject(cp, {
+        ...header,
+        metadata: { ...header.metadata, labels },
         data: PLACEHOLDER,
-      };
-      await kubectl(cp, ["apply", "-f", "-"], { input: JSON.stringify(store) });
+      });
     }
     const ops = [
       ...Object.entries(written).flatMap(([capability, keys]) =>
@@ -336,16 +334,7 @@ describe("store CLI on a control plane where no watcher ran", () => {
       { op: "add", path: "/data/tricky-legacy", value: "old" },
       { op: "add", path: "/data/weird", value: "w" },
     ];
-    await kubectl(cp, [
-      "patch",
-      "peprstore",
-      "pepr-tricky-store",
-      "-n",
-      STORE_NAMESPACE,
-      "--type=json",
-      "-p",
-      JSON.stringify(ops),
-    ]);
+    await patchStore(cp, { name: "pepr-tricky-store" }, ops);
   });
 
   it("exits 5 when the module's store does not exist and lists the PeprStores that do", async () => {

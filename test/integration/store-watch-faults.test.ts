@@ -3,7 +3,18 @@
 // and started again, RBAC revoked, the ServiceAccount deleted, the CRD deleted. A watch sees a
 // revoked right only when it reconnects: the tests make it reconnect by changing the CRD's spec
 // (the API server then rebuilds the CRD's storage and ends its watches).
-import { kubectl } from "../../cluster/kube";
+import { KubernetesObject, PatchStrategy } from "@kubernetes/client-node";
+
+import {
+  applyObject,
+  crdObject,
+  deleteObject,
+  ensureNamespace,
+  objectApi,
+  patchStore,
+  peprStoreObject,
+  waitForCrdEstablished,
+} from "../../cluster/kube";
 import { switchAPIServer } from "../../cluster/controlplane";
 import { waitFor } from "../../cluster/wait";
 import {
@@ -24,9 +35,6 @@ const describeFaults = faults ? describe : describe.skip;
 if (!faults) process.stderr.write("store-watch-faults: skipped on an existing cluster\n");
 const cluster = faults as FaultCluster;
 
-const kubectlOnFaultCluster = (args: string[], input?: string): Promise<string> =>
-  kubectl(cluster, args, input === undefined ? {} : { input });
-
 /** What `promise` rejected with (fails the test if it resolved). */
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {
@@ -40,18 +48,26 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 /** A store `pepr-<uuid>-store` with `data` in a namespace of its own on the fault cluster. */
 async function faultStore(data: Record<string, string>) {
   const namespace = uniqueName("fault");
-  await kubectlOnFaultCluster(["create", "namespace", namespace]);
+  await ensureNamespace(cluster, namespace);
   const uuid = uniqueName("u");
   const name = `pepr-${uuid}-store`;
-  const cr = { apiVersion: "pepr.dev/v1", kind: "PeprStore", metadata: { name, namespace }, data };
-  await kubectlOnFaultCluster(["apply", "-f", "-"], JSON.stringify(cr));
+  await applyObject(cluster, { ...peprStoreObject(name, namespace), data });
   return { namespace, uuid, name, options: { namespace, uuid, capabilities: [CAP] } };
 }
 
 /** Changes the CRD's spec: the API server rebuilds its storage and ends every watch on it. */
 async function endWatches(): Promise<void> {
   const patch = { spec: { names: { categories: [uniqueName("cut")] } } };
-  await kubectlOnFaultCluster(["patch", "crd", CRD, "--type=merge", "-p", JSON.stringify(patch)]);
+  // a merge patch, not an apply: an apply of this part alone would drop the fields this field
+  // manager applied before (the whole CRD)
+  await objectApi(cluster).patch(
+    { ...crdObject(CRD), ...patch },
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    PatchStrategy.MergePatch,
+  );
 }
 
 /** The change events without their time and resourceVersion. */
@@ -64,16 +80,8 @@ describeFaults("watchStore when the cluster fails under it", () => {
   beforeEach(async () => {
     // a test that failed half-way may have left the API server stopped or the CRD deleted
     await switchAPIServer(cluster, "start");
-    await kubectlOnFaultCluster(
-      ["apply", "--server-side", "--force-conflicts", "-f", "-"],
-      JSON.stringify(cluster.crd),
-    );
-    await kubectlOnFaultCluster([
-      "wait",
-      "--for=condition=Established",
-      `crd/${CRD}`,
-      "--timeout=30s",
-    ]);
+    await applyObject(cluster, cluster.crd as KubernetesObject);
+    await waitForCrdEstablished(cluster, CRD, 30_000);
     // served once a request of kubernetes-fluent-client (which does not retry a 429) is answered
     await waitFor(`${CRD} to be served`, async () =>
       (await rejection(readStore({ kubeconfig: cluster.kubeconfig, uuid: "none" }))) instanceof
@@ -105,17 +113,7 @@ describeFaults("watchStore when the cluster fails under it", () => {
       } finally {
         await switchAPIServer(cluster, "start");
       }
-      const patch = JSON.stringify({ data: { "cap-v2-b": "2" } });
-      await kubectlOnFaultCluster([
-        "patch",
-        "peprstore",
-        name,
-        "-n",
-        namespace,
-        "--type=merge",
-        "-p",
-        patch,
-      ]);
+      await patchStore(cluster, { name, namespace }, { data: { "cap-v2-b": "2" } }, "merge");
       await waitFor("the change after the restart", () => (changes.length >= 2 ? true : undefined));
       expect(withoutTimes(changes)).toEqual([
         { type: "added", capability: CAP, key: "a", value: "1", unmigrated: false },
@@ -154,7 +152,11 @@ describeFaults("watchStore when the cluster fails under it", () => {
       await waitFor("the role to apply", () => readStore(saOptions));
       const warnings: Error[] = [];
       const watch = await watchStore({ ...saOptions, onWarning: w => warnings.push(w) }, () => {});
-      await kubectlOnFaultCluster(["delete", "rolebinding", "-n", namespace, sa.user]);
+      await deleteObject(cluster, {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "RoleBinding",
+        metadata: { name: sa.user, namespace },
+      });
       await waitFor("the rights to be gone", async () =>
         (await rejection(readStore(saOptions))) instanceof PermissionDeniedError ? true : undefined,
       );
@@ -182,7 +184,11 @@ describeFaults("watchStore when the cluster fails under it", () => {
       await waitFor("the role to apply", () => readStore(saOptions));
       const warnings: Error[] = [];
       const watch = await watchStore({ ...saOptions, onWarning: w => warnings.push(w) }, () => {});
-      await kubectlOnFaultCluster(["delete", "serviceaccount", "-n", "default", sa.user]);
+      await deleteObject(cluster, {
+        apiVersion: "v1",
+        kind: "ServiceAccount",
+        metadata: { name: sa.user, namespace: "default" },
+      });
       await waitFor("the token to be refused", async () =>
         (await rejection(readStore(saOptions))) instanceof UnauthorizedError ? true : undefined,
       );
@@ -208,7 +214,7 @@ describeFaults("watchStore when the cluster fails under it", () => {
       const watch = await watchStore({ ...options, kubeconfig: cluster.kubeconfig }, c =>
         changes.push(c),
       );
-      await kubectlOnFaultCluster(["delete", "crd", CRD]);
+      await deleteObject(cluster, crdObject(CRD));
       const missing =
         `PeprStore ${name}: the CRD ${CRD} is not installed (${cluster.server} does not serve ` +
         "pepr.dev/v1 peprstores; the Pepr watcher and `npx pepr deploy` install it)";
