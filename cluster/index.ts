@@ -7,47 +7,25 @@
 export { buildControlPlane, startControlPlane, ControlPlaneError } from "./controlplane";
 /** Whether USE_EXISTING_CLUSTER=true is set. */
 export { useExisting } from "./controlplane";
-/** The control plane handle, its start options and its ready line. */
-export type { ControlPlane, StartOptions, ReadyLine } from "./controlplane";
-/** Environment overrides and defaults of the control plane. */
-export { ENV_USE_EXISTING_CLUSTER, STOP_TIMEOUT_MS } from "./controlplane";
+/** The control plane handle and its ready line. */
+export type { ControlPlane, ReadyLine } from "./controlplane";
+/** The environment variable that selects an existing cluster. */
+export { ENV_USE_EXISTING_CLUSTER } from "./controlplane";
 
-/** The node (`startControlPlane({ node: true })`): containerd's build, its ready line, images. */
-export {
-  buildContainerd,
-  requireNode,
-  loadImageArchive,
-  writeImageArchive,
-  NodeError,
-} from "./node";
-export type { NodeInfo } from "./node";
-/** Start deadline with a node (it may first wait for another run's node). */
-export { NODE_START_TIMEOUT_MS } from "./controlplane";
+/** The node (`startControlPlane({ node: true })`): containerd's build, whether it can run, images. */
+export { buildContainerd, requireNode, loadImageArchive } from "./node";
 
 /** The module's watcher on a cluster, deployed (`npx pepr deploy`) or as a local process. */
 export { deployWatcher } from "./watcher";
-export type { Watcher, WatcherMode, WatcherOptions } from "./watcher";
+export type { Watcher } from "./watcher";
 /** Build the module (`npx pepr build`), prepare a cluster for it and run its watcher. */
-export {
-  buildModule,
-  prepareCluster,
-  startModule,
-  makeTLSPair,
-  assertWatcherPortFree,
-  watchProcess,
-} from "./local-watcher";
+export { buildModule, prepareCluster, startModule, assertWatcherPortFree } from "./local-watcher";
 /** The running watcher, its options and its parsed log records. */
-export type { ModuleProcess, ModuleOptions, LogRecord } from "./local-watcher";
-/** The watcher's start-up log message, and Pepr's own PeprStore CRD. */
-export { STARTUP_COMPLETE, PEPR_STORE_CRD } from "./local-watcher";
+export type { ModuleProcess, LogRecord } from "./local-watcher";
+/** The watcher's start-up log message. */
+export { STARTUP_COMPLETE } from "./local-watcher";
 /** The fixed ports a run needs, checked before anything is built. */
-export {
-  assertPortsFree,
-  portFree,
-  PortInUseError,
-  WATCHER,
-  ENV_WATCHER_PORT_WAIT,
-} from "./ports.cjs";
+export { assertPortsFree } from "./ports.cjs";
 
 /** Objects through @kubernetes/client-node: read, create, delete, wait for the store; how the API server refused a request. */
 export {
@@ -76,14 +54,12 @@ export { ClusterChanges } from "./changes";
 export type { PeprStoreObject, ObjectHeader, Refusal } from "./kube";
 
 /** The control plane's audit log, read incrementally, and the queries on it. */
-export { AuditTail, auditLog, storePatches, watcherPatches, watcherCalls } from "./audit";
+export { AuditTail, auditLog, watcherPatches, watcherCalls } from "./audit";
 /** Audit events and the per-call counts. */
 export type { AuditEvent, CallCount } from "./audit";
 
 /** The Pepr controller image, built here from the registries (image/build.sh), cached by content. */
-export { buildControllerImage, ImageBuildError } from "./image";
-/** A built controller image. */
-export type { ControllerImage } from "./image";
+export { buildControllerImage } from "./image";
 
 /** `npx pepr deploy` on the node: the image loaded by name, the watcher pod and its logs. */
 export {
@@ -93,27 +69,23 @@ export {
   waitForWatcherPod,
   followWatcherLogs,
   watcherDeployment,
-  watcherServiceAccount,
-  DeployError,
-  DEFAULT_POD_READY_TIMEOUT_MS,
 } from "./pepr-deploy";
 /** What a deploy printed and took. */
 export type { DeployResult } from "./pepr-deploy";
 
 /** Waiting on a condition with a deadline that names what it waited for. */
 export { waitFor, sleep, seconds, TimeoutError } from "./wait";
-/** The repository root and the files `npx pepr build` writes. */
-export { repoRoot, buildOutputs, mountsUnder } from "./paths";
+/** The repository root, and the mounts under a directory. */
+export { repoRoot, mountsUnder } from "./paths";
 /** What the machine needs (Debian packages), installed as root with apt-get, stated once. */
 export {
   REQUIREMENTS,
   ensureRequirements,
-  missingRequirements,
   describeMissing,
   nodeBlocker,
   packagesOf,
   installedVersions,
 } from "./requirements";
 /** Every way a run is asked to end (signals, closed stdout/stderr, parent gone), as one event. */
-export { watchStopRequests, parentPid, interruptedExitCode, EXIT_AT_ONCE } from "./stop-requests";
+export { watchStopRequests, interruptedExitCode } from "./stop-requests";
 export type { StopRequests } from "./stop-requests";

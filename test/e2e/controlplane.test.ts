@@ -19,7 +19,6 @@ import {
   kubectl,
   namespaceObject,
   objectApi,
-  PEPR_STORE_CRD,
   peprStoreObject,
   readObject,
   refusalOf,
@@ -27,6 +26,7 @@ import {
   waitFor,
   waitForCrdEstablished,
 } from "../../cluster";
+import { PEPR_STORE_CRD } from "../../cluster/local-watcher";
 import { PEPR_STORE_RESOURCE } from "../../store/contract";
 import { cleanSharedCluster } from "./shared-cluster";
 

@@ -8,7 +8,9 @@ import path from "node:path";
 import { parse } from "yaml";
 
 import { OBSERVED_DEADLINE_MS } from "../../capabilities/deadlines";
-import { buildOutputs, ENV_WATCHER_PORT_WAIT, repoRoot, waitFor } from "../../cluster";
+import { repoRoot, waitFor } from "../../cluster";
+import { buildOutputs } from "../../cluster/paths";
+import { ENV_WATCHER_PORT_WAIT } from "../../cluster/ports.cjs";
 
 /** What npm start may wait for port 3000 when other runs share the machine (WATCHER_PORT_WAIT_MS). */
 export const PORT_WAIT_MS = Number(process.env[ENV_WATCHER_PORT_WAIT] ?? 0);

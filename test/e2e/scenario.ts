@@ -9,13 +9,13 @@ import {
   ensureNamespace,
   LogRecord,
   MODULE_NAMESPACE,
-  ModuleOptions,
   ModuleProcess,
   startControlPlane,
   deployWatcher,
-  storePatches,
   waitFor,
 } from "../../cluster";
+import { storePatches } from "../../cluster/audit";
+import { ModuleOptions } from "../../cluster/local-watcher";
 import { CACHE_ID_LABEL, FLUSH_INTERVAL_MS, keyPrefix, PLACEHOLDER } from "../../store/contract";
 import { OBSERVED_DEADLINE_MS } from "../../capabilities/deadlines";
 import { cleanSharedCluster } from "./shared-cluster";

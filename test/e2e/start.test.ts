@@ -8,17 +8,8 @@ import os from "node:os";
 import path from "node:path";
 
 import { OBSERVED_DEADLINE_MS } from "../../capabilities/deadlines";
-import {
-  ControlPlane,
-  deleteObject,
-  objectApi,
-  isStatus,
-  PortInUseError,
-  portFree,
-  repoRoot,
-  waitFor,
-  WATCHER,
-} from "../../cluster";
+import { ControlPlane, deleteObject, objectApi, isStatus, repoRoot, waitFor } from "../../cluster";
+import { PortInUseError, portFree, WATCHER } from "../../cluster/ports.cjs";
 import {
   PEPR_STORE_RESOURCE,
   scheduleStoreName,

@@ -1,7 +1,8 @@
 // Starting the fault tests' control plane (test/integration/store-watch-faults.test.ts stops,
 // restarts and breaks it, so the shared one never fails under the other files): for
 // global-setup.ts and with-cluster.ts, which (unlike the test files) may load the cluster barrel.
-import { PEPR_STORE_CRD, useExisting } from "../../cluster";
+import { useExisting } from "../../cluster";
+import { PEPR_STORE_CRD } from "../../cluster/local-watcher";
 import {
   accessOf,
   StartedCluster,

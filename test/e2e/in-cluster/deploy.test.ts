@@ -9,11 +9,9 @@ import { Writable } from "node:stream";
 import { Exec, KubeConfig, V1Deployment, V1Pod } from "@kubernetes/client-node";
 
 import {
-  buildOutputs,
   ControlPlane,
   createConfigMap,
   createObject,
-  DEFAULT_POD_READY_TIMEOUT_MS,
   deleteObject,
   getStore,
   kubectl,
@@ -27,8 +25,9 @@ import {
   waitForWatcherPod,
   watcherDeployment,
   watcherPods,
-  watcherServiceAccount,
 } from "../../../cluster";
+import { buildOutputs } from "../../../cluster/paths";
+import { DEFAULT_POD_READY_TIMEOUT_MS, watcherServiceAccount } from "../../../cluster/pepr-deploy";
 import { PLACEHOLDER, STORE_NAMESPACE, storeName } from "../../../store/contract";
 import {
   CACHE_ID_OP,

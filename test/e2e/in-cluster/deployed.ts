@@ -17,8 +17,8 @@ import {
   readObject,
   startControlPlane,
   waitFor,
-  watcherServiceAccount,
 } from "../../../cluster";
+import { watcherServiceAccount } from "../../../cluster/pepr-deploy";
 import { STORE_NAMESPACE } from "../../../store/contract";
 import { OBSERVED_TIMEOUT_MS, report } from "../scenario";
 

@@ -20,9 +20,9 @@ import {
   ModuleProcess,
   startControlPlane,
   STARTUP_COMPLETE,
-  WATCHER,
-  watchProcess,
 } from "../../../cluster";
+import { watchProcess } from "../../../cluster/local-watcher";
+import { WATCHER } from "../../../cluster/ports.cjs";
 import {
   BUILD_TIMEOUT_MS,
   deleteContainer,

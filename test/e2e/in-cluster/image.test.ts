@@ -5,7 +5,8 @@ import os from "node:os";
 import path from "node:path";
 import { parseAllDocuments } from "yaml";
 
-import { buildControllerImage, buildModule, ControllerImage } from "../../../cluster";
+import { buildControllerImage, buildModule } from "../../../cluster";
+import { ControllerImage } from "../../../cluster/image";
 import { BUILD_TIMEOUT_MS, Layout, openLayout, runInBundle, unpackBundle } from "./image-bundle";
 
 const UID = 65532;

@@ -33,18 +33,17 @@ import {
   deleteObject,
   kubectl,
   loadImageArchive,
-  makeTLSPair,
   namespaceObject,
   objectApi,
-  NODE_START_TIMEOUT_MS,
-  NodeInfo,
   ReadyLine,
   repoRoot,
   requireNode,
   startControlPlane,
   waitFor,
-  writeImageArchive,
 } from "../../../cluster";
+import { NODE_START_TIMEOUT_MS } from "../../../cluster/controlplane";
+import { makeTLSPair } from "../../../cluster/local-watcher";
+import { NodeInfo, writeImageArchive } from "../../../cluster/node";
 import { grantInNamespace } from "../../shared-cluster/service-account";
 import { report } from "../scenario";
 import { cleanStopCheck, processesNaming, stopCheck } from "./host-state";

@@ -2,7 +2,8 @@
 // output collected, so a test can signal the group and wait until every process of it is gone.
 import { ChildProcess, spawn } from "node:child_process";
 
-import { NODE_START_TIMEOUT_MS, repoRoot, waitFor } from "../../../cluster";
+import { repoRoot, waitFor } from "../../../cluster";
+import { NODE_START_TIMEOUT_MS } from "../../../cluster/controlplane";
 
 /** The node start (which may wait for another run's node) and, for npm start, the deploy. */
 export const READY_TIMEOUT_MS = NODE_START_TIMEOUT_MS + 300_000;

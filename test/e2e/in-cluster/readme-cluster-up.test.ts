@@ -10,7 +10,8 @@ import os from "node:os";
 import path from "node:path";
 import { parse } from "yaml";
 
-import { NODE_START_TIMEOUT_MS, waitFor } from "../../../cluster";
+import { waitFor } from "../../../cluster";
+import { NODE_START_TIMEOUT_MS } from "../../../cluster/controlplane";
 import { PLACEHOLDER, scheduleStoreName, storeName } from "../../../store/contract";
 import { readmeSection, runAsUser } from "../readme";
 import { EXPECTED_DATA, MODULE_NAMESPACE } from "../scenario";

@@ -4,7 +4,7 @@
 // runs in a pod, with its own network. How npm start is run and read: ../npm-start.ts.
 import net from "node:net";
 
-import { WATCHER } from "../../../cluster";
+import { WATCHER } from "../../../cluster/ports.cjs";
 import {
   ctrlCAndWait,
   DEPLOY_START_DEADLINE_MS,
