@@ -1,399 +1,260 @@
-// One benchmark event and the store manipulations around it, on a running control plane + watcher:
-// reset the store from outside, create ConfigMap observe, and time every step until "observed".
+// One benchmark event on a running control plane and watcher: reset the store from outside,
+// create ConfigMap observe, and time every step until "observed" from the API server's audit log
+// and the watcher's log records (one machine, one clock).
 import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
-import {
-  AuditTail,
-  kubectl,
-  kubectlRun,
-  MODULE_NAMESPACE,
-  sleep,
-  watcherPatches,
-  type ControlPlane,
-  type LogRecord,
-  type ModuleProcess,
-} from "../cluster";
-import { keyPrefix, PLACEHOLDER, STORE_NAMESPACE } from "../store/contract";
-import type { PeprTimings } from "./pepr";
-import type { StoreWatch } from "./storewatch";
+import * as cluster from "../cluster";
+import type { LogRecord } from "../cluster";
+import { MODULE_CAPABILITIES } from "../store/capabilities";
+import * as contract from "../store/contract";
+import { round } from "./shared";
 
-export const CAPABILITY = "hello-pepr-store-resources";
-/** Pepr 1.1.4 stores a capability's key `k` as `<capability>-v2-k` in the CR. */
-export const KEY_PREFIX = keyPrefix(CAPABILITY);
-/** What Pepr puts in a new store, and what a reset leaves. */
-export { PLACEHOLDER };
-/** The CR keys and values the capability writes when observe is created. */
-export const CAPABILITY_DATA: Record<string, string> = {
-  [`${KEY_PREFIX}a`]: "1",
-  [`${KEY_PREFIX}b`]: "2",
-  [`${KEY_PREFIX}c`]: "3",
-  [`${KEY_PREFIX}https://observed`]: "yay",
-};
-/** The ConfigMap whose creation runs the capability. */
-export const OBSERVE = "observe";
-
-/** Watcher log messages the benchmark times (Pepr 1.1.4 and the capability). */
-export const MSG = {
+/** Pepr 1.1.4 stores the capability's key `k` as `<capability>-v2-k` in the CR. */
+export const KEY_PREFIX = contract.keyPrefix(MODULE_CAPABILITIES[0]);
+/** The keys the capability writes when observe is created. */
+const WRITES = ["a", "b", "c", "https://observed"];
+const [OBSERVE, NAMESPACE] = ["observe", cluster.MODULE_NAMESPACE];
+/** Watcher log messages the benchmark times (Pepr 1.1.4's controller and the capability). */
+const MSG = {
   observed: "observed",
-  storeUpdate: "Pepr Store update", // controller/store.ts #receive, before the 1 s debounce
-  flush: "Sending updates to Pepr store", // controller/store.ts, the 4 s interval with writes queued
-  added: "Watch event ADDED received", // processors/watch-processor.ts, before the callback runs
+  storeUpdate: "Pepr Store update", // a PeprStore watch event, before the receive debounce
+  flush: "Sending updates to Pepr store", // the flush interval fired with writes queued
+  added: "Watch event ADDED received", // before the callback runs
   deleted: "Watch event DELETED received",
-  callbackError: "Error executing watch callback", // processors/watch-processor.ts, callback threw
 } as const;
-
-/**
- * A record that ends a failed watch callback: Pepr logs `Log.error(e, "Error executing watch
- * callback")`; when `e` is a string (setItemAndWait's rejection) pino takes it as the message.
- */
-export function isCallbackFailure(r: LogRecord): boolean {
-  return (
-    r.level >= 50 && (r.msg === MSG.callbackError || r.msg.startsWith("MAX_WAIT_TIME elapsed"))
-  );
-}
-
-/** Deadline for a callback that is expected to fail: the capability re-writes and waits again. */
-export const FAILURE_TIMEOUT_MS = 180_000;
-
-/** Deadline of every wait that is not an event (a kubectl call, a watch catching up). */
+/** Deadline of every wait that is not an event (a record of the watcher, a pod going). */
 export const STEP_TIMEOUT_MS = 60_000;
-/** Margin after the watcher's receive debounce before an event counts as starting clean. */
-const SETTLE_MARGIN_MS = 200;
-/** Length of a prefill key (before the `<capability>-v2-` prefix) and of its value, bytes. */
+/** Bytes of a prefill key (before the capability's prefix) and of its value (a SHA-256). */
 export const PREFILL_KEY_BYTES = 40;
 export const PREFILL_VALUE_BYTES = 64;
 
-/** A watcher error record, reduced to what the report shows. */
-export interface ErrorRecord {
-  time: number;
-  msg: string;
-  /** The record without pino's level/time/pid/hostname, as JSON, cut at 2000 characters. */
-  detail: string;
-}
-
-/** One event: every time is ms since the epoch; absent when that step did not happen. */
+/** One event: every time is ms since the epoch, absent when that step did not happen. */
 export interface EventRun {
   ok: boolean;
   error?: string;
-  /** The store lacked the four keys right before the create and they came back from this PATCH. */
+  /** "observed" came after the watcher's PATCH, which succeeded: it followed a real write. */
   fresh: boolean;
-  /** The phase of the flush interval this run aimed at (ms after a flush tick). */
-  targetPhaseMs?: number;
-  /** kubectl create started. */
-  spawnAt: number;
-  /** The API server received the create (audit log): the event's time zero. */
-  createdAt?: number;
-  /** The API server completed the create (audit log). */
-  createDoneAt?: number;
-  /** The watcher received the ADDED event ("Watch event ADDED received"). */
-  addedAt?: number;
-  /** Pepr's flush interval fired with the writes queued ("Sending updates to Pepr store"). */
-  flushAt?: number;
-  /** The API server received / completed the watcher's PATCH (audit log). */
-  patchReceivedAt?: number;
-  patchDoneAt?: number;
+  spawnAt: number; // kubectl create started
+  createdAt?: number; // the API server received the create (audit log): time zero
+  addedAt?: number; // the watcher received the ADDED event
+  flushAt?: number; // Pepr's flush interval fired with the writes queued
+  patchReceivedAt?: number; // the API server received the watcher's PATCH (audit log)
+  patchDoneAt?: number; // ... and completed it: the four keys are in the CR
   patchCode?: number;
-  /** The benchmark's watch received the CR with all four keys. */
-  visibleAt?: number;
-  visibleRV?: number;
-  /** Size of that CR as the API server sent it, bytes. */
-  objectBytes?: number;
-  /** The watcher logged the CR with the four keys ("Pepr Store update"). */
-  peprUpdateAt?: number;
-  /** The watcher logged "observed". */
+  peprUpdateAt?: number; // the watcher logged the CR it patched ("Pepr Store update")
   observedAt?: number;
-  /** How the callback ended (as far as the run waited) and when. */
-  outcome?: "observed" | "failed";
-  endedAt?: number;
-  /** The watcher's PATCHes to the store in this run's window, and their status codes. */
+  /** Over this run's window (up to the next create): the watcher's PATCHes and calls. */
   patches?: number;
   patchCodes?: number[];
-  /** Every API call of the watcher in this run's window, "<verb> <path>" → count. */
   calls?: Record<string, number>;
-  /** Watcher records with level >= 50 (error) from the create on. */
-  errors: ErrorRecord[];
 }
 
-/** The CR name's resourceVersion in a "Pepr Store update" record, or -1 for another CR. */
+/** Per-run durations in ms, each between two times of a run; the five after `observed` add up. */
+const SPANS = {
+  persisted: ["createdAt", "patchDoneAt"], // create → the four keys in the CR
+  observed: ["createdAt", "observedAt"],
+  toCallback: ["createdAt", "addedAt"],
+  waitFlush: ["addedAt", "flushAt"],
+  flushToPatch: ["flushAt", "patchReceivedAt"],
+  deliveryPepr: ["patchReceivedAt", "peprUpdateAt"], // the watcher has the CR
+  debounce: ["peprUpdateAt", "observedAt"], // receive debounce and the callback's check
+  patchServer: ["patchReceivedAt", "patchDoneAt"], // the PATCH at the API server
+} as const satisfies Record<string, [keyof EventRun, keyof EventRun]>;
+export type BreakdownKey = keyof typeof SPANS;
+export const BREAKDOWN = Object.keys(SPANS) as BreakdownKey[];
+export type TimedRun = EventRun & { ms: Partial<Record<BreakdownKey, number>> };
+
+export function durations(r: EventRun): TimedRun["ms"] {
+  const span = ([a, b]: readonly [keyof EventRun, keyof EventRun]) => {
+    const [from, to] = [r[a], r[b]];
+    return typeof from === "number" && typeof to === "number" ? round(to - from) : undefined;
+  };
+  return Object.fromEntries(BREAKDOWN.map(k => [k, span(SPANS[k])]));
+}
+
+export function timed(r: EventRun): TimedRun {
+  return { ...r, ms: durations(r) };
+}
+
+/** The resourceVersion of the store `name` in a "Pepr Store update" record, or -1. */
 function storeRV(r: LogRecord, name: string): number {
   const meta = r.metadata as { name?: string; resourceVersion?: string } | undefined;
-  return meta?.name === name ? Number(meta.resourceVersion ?? -1) : -1;
+  return r.msg === MSG.storeUpdate && meta?.name === name ? Number(meta.resourceVersion) : -1;
 }
 
-function uidOf(r: LogRecord): string | undefined {
-  return (r.metadata as { uid?: string } | undefined)?.uid;
+const uidOf = (r: LogRecord) => (r.metadata as { uid?: string } | undefined)?.uid;
+
+/**
+ * Phases (ms after a flush tick) for `n` events: one uniformly random phase in each of `n` equal
+ * slices of the flush interval, shuffled, so that the events sample the interval evenly as
+ * independent events would; otherwise each run would start at about the same phase.
+ */
+function stratifiedPhases(n: number): number[] {
+  const slice = contract.FLUSH_INTERVAL_MS / n;
+  const phases = Array.from({ length: n }, (_, i) => (i + Math.random()) * slice);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [phases[i], phases[j]] = [phases[j], phases[i]];
+  }
+  return phases;
 }
 
-function toErrorRecord(r: LogRecord): ErrorRecord {
-  const rest: Record<string, unknown> = { ...r };
-  for (const k of ["level", "time", "pid", "hostname"]) delete rest[k];
-  return { time: r.time, msg: r.msg, detail: JSON.stringify(rest).slice(0, 2000) };
-}
-
-/** The i-th prefill key and value: a 40-byte key and a 64-hex-digit value (a SHA-256), both deterministic. */
-export function prefillEntry(i: number): [string, string] {
-  const key = `bench/item-${String(i).padStart(8, "0")}-`.padEnd(PREFILL_KEY_BYTES, "k");
-  const value = createHash("sha256").update(key).digest("hex").slice(0, PREFILL_VALUE_BYTES);
-  return [`${KEY_PREFIX}${key}`, value];
-}
-
-/** The running system the benchmark drives. */
+/** The running system the benchmark drives: control plane, watcher, audit log, store. */
 export class Bench {
   #observeUid?: string;
-  readonly #tmp = path.join(os.tmpdir(), `hpsr-bench-patch-${process.pid}.json`);
+  readonly #patchFile = path.join(os.tmpdir(), `hpsr-bench-patch-${process.pid}.json`);
+  readonly store = contract.storeName();
 
   constructor(
-    readonly cp: ControlPlane,
-    readonly mod: ModuleProcess,
-    readonly watch: StoreWatch,
-    readonly audit: AuditTail,
-    readonly timings: PeprTimings,
-    readonly store: string,
+    readonly cp: cluster.ControlPlane,
+    readonly mod: cluster.ModuleProcess,
+    readonly audit: cluster.AuditTail,
   ) {}
 
   /** Deletes observe if a run created it, and waits until the watcher saw it go. */
   async deleteObserve(): Promise<void> {
     const uid = this.#observeUid;
     if (!uid) return;
-    await kubectl(this.cp, ["delete", "configmap", OBSERVE, "-n", MODULE_NAMESPACE]);
+    await cluster.kubectl(this.cp, `delete configmap ${OBSERVE} -n ${NAMESPACE}`.split(" "));
     this.#observeUid = undefined;
-    // The binding reacts to CREATE only: the DELETED event is logged and filtered out.
-    await this.mod.waitForLog(
-      `watcher "${MSG.deleted}" for observe ${uid}`,
-      r => r.msg === MSG.deleted && uidOf(r) === uid,
-      STEP_TIMEOUT_MS,
-    );
+    // The binding reacts to CREATE only: DELETED is logged, then filtered out (no store write).
+    const gone = (r: LogRecord) => r.msg === MSG.deleted && uidOf(r) === uid;
+    await this.mod.waitForLog(`"${MSG.deleted}" for ${uid}`, gone, STEP_TIMEOUT_MS);
   }
 
-  /**
-   * Removes the capability's four keys with a JSON merge patch (null deletes a key, an absent key
-   * is no error), leaving the placeholder and any prefill.
-   *
-   * @returns the store's resourceVersion afterwards
-   */
-  async resetCapabilityKeys(): Promise<number> {
-    const patch = { data: Object.fromEntries(Object.keys(CAPABILITY_DATA).map(k => [k, null])) };
-    return this.#patch("merge", JSON.stringify(patch));
+  /** Removes the four keys (a merge patch: null deletes); returns the resourceVersion. */
+  resetCapabilityKeys(): Promise<number> {
+    const data = Object.fromEntries(WRITES.map(k => [KEY_PREFIX + k, null]));
+    return this.#patch(["--type=merge", "-p", JSON.stringify({ data })]);
   }
 
-  /** Replaces the whole `data` with the placeholder (JSON patch); returns the resourceVersion. */
-  async resetAll(): Promise<number> {
-    return this.#patch(
-      "json",
-      JSON.stringify([{ op: "replace", path: "/data", value: PLACEHOLDER }]),
-    );
+  /** Replaces the whole `data` with the placeholder; returns the resourceVersion. */
+  resetAll(): Promise<number> {
+    const ops = [{ op: "replace", path: "/data", value: contract.PLACEHOLDER }];
+    return this.#patch(["--type=json", "-p", JSON.stringify(ops)]);
   }
 
-  async #patch(type: "merge" | "json", body: string): Promise<number> {
-    const out = await kubectl(this.cp, [
-      "patch",
-      "peprstore",
-      this.store,
-      "-n",
-      STORE_NAMESPACE,
-      `--type=${type}`,
-      "-p",
-      body,
-      "-o",
-      "jsonpath={.metadata.resourceVersion}",
+  async #patch(args: string[]): Promise<number> {
+    const r = await cluster.kubectlRun(this.cp, [
+      ...["patch", "peprstore", this.store, "-n", contract.STORE_NAMESPACE, ...args],
+      ...["-o", "jsonpath={.metadata.resourceVersion}"],
     ]);
-    return Number(out.trim());
+    if (r.code !== 0) throw new Error(r.stderr.trim());
+    return Number(r.stdout.trim());
+  }
+
+  /** The store's size as compact JSON, managedFields included, as the API server sends it. */
+  async objectBytes(): Promise<number> {
+    const args = ["get", "peprstore", this.store, "-n", contract.STORE_NAMESPACE, "-o", "json"];
+    args.push("--show-managed-fields");
+    return Buffer.byteLength(JSON.stringify(JSON.parse(await cluster.kubectl(this.cp, args))));
   }
 
   /**
-   * Adds the prefill entries [from, from + count) in one JSON merge patch (from a file: the body
-   * is too large for a command-line argument).
-   *
-   * @returns the resourceVersion, or kubectl's error when the API server rejected the patch
+   * Adds the prefill entries [from, from + count) in one merge patch, from a file (too large for
+   * an argument): 40-byte keys with a SHA-256 as value, both deterministic.
    */
-  async addKeys(
-    from: number,
-    count: number,
-  ): Promise<{ ok: true; rv: number; ms: number } | { ok: false; error: string; ms: number }> {
+  async addKeys(from: number, count: number): Promise<{ rv: number } | { error: string }> {
     const data: Record<string, string> = {};
     for (let i = from; i < from + count; i++) {
-      const [k, v] = prefillEntry(i);
-      data[k] = v;
+      const key = `bench/item-${String(i).padStart(8, "0")}-`.padEnd(PREFILL_KEY_BYTES, "k");
+      data[KEY_PREFIX + key] = createHash("sha256").update(key).digest("hex");
     }
-    writeFileSync(this.#tmp, JSON.stringify({ data }));
-    const started = Date.now();
-    const result = await kubectlRun(this.cp, [
-      "patch",
-      "peprstore",
-      this.store,
-      "-n",
-      STORE_NAMESPACE,
-      "--type=merge",
-      `--patch-file=${this.#tmp}`,
-      "-o",
-      "jsonpath={.metadata.resourceVersion}",
-    ]);
-    const ms = Date.now() - started;
-    if (result.code !== 0) return { ok: false, error: result.stderr.trim(), ms };
-    return { ok: true, rv: Number(result.stdout.trim()), ms };
+    writeFileSync(this.#patchFile, JSON.stringify({ data }));
+    return this.#patch(["--type=merge", `--patch-file=${this.#patchFile}`]).then(
+      rv => ({ rv }),
+      (err: Error) => ({ error: err.message }),
+    );
   }
 
   /**
-   * Waits until the benchmark's watch and the watcher both saw resourceVersion `rv`.
-   *
-   * @returns the time after which the watcher's receive debounce for it has certainly fired
+   * Waits until the watcher saw resourceVersion `rv`; returns the time after which its receive
+   * debounce for it has certainly fired.
    */
   async settle(rv: number): Promise<number> {
-    await this.watch.waitFor(
-      `bench watch at resourceVersion ${rv}`,
-      e => e.resourceVersion >= rv,
-      STEP_TIMEOUT_MS,
-    );
-    const rec = await this.mod.waitForLog(
-      `watcher "${MSG.storeUpdate}" at resourceVersion ${rv}`,
-      r => r.msg === MSG.storeUpdate && storeRV(r, this.store) >= rv,
-      STEP_TIMEOUT_MS,
-    );
-    return rec.time + this.timings.receiveDebounceMs + SETTLE_MARGIN_MS;
+    const seen = (r: LogRecord) => storeRV(r, this.store) >= rv;
+    const rec = await this.mod.waitForLog(`"${MSG.storeUpdate}" at ${rv}`, seen, STEP_TIMEOUT_MS);
+    return rec.time + contract.RECEIVE_DEBOUNCE_MS + 200;
   }
 
-  /** Time of the last flush tick that sent something (Pepr's interval logs only those). */
-  lastFlushTick(): number | undefined {
-    for (let i = this.mod.logs.length - 1; i >= 0; i--) {
-      if (this.mod.logs[i].msg === MSG.flush) return this.mod.logs[i].time;
-    }
-    return undefined;
-  }
-
-  /** Milliseconds to wait so that the create starts `phaseMs` after a flush tick, not before `earliest`. */
+  /** Milliseconds until `phaseMs` after a flush tick (the last one logged), not before `earliest`. */
   #delayFor(phaseMs: number | undefined, earliest: number): number {
     const now = Date.now();
     const start = Math.max(now, earliest);
     if (phaseMs === undefined) return start - now;
-    const tick = this.lastFlushTick();
-    if (tick === undefined) return start - now + phaseMs;
-    let t = tick + phaseMs;
-    while (t < start) t += this.timings.flushIntervalMs;
+    let t = (this.mod.logs.filter(r => r.msg === MSG.flush).at(-1)?.time ?? start) + phaseMs;
+    while (t < start) t += contract.FLUSH_INTERVAL_MS;
     return t - now;
   }
 
   /**
-   * One event: delete observe (if there), reset the capability's keys, wait until the watcher's
-   * in-memory store has the reset, wait for the aimed phase of the flush interval, create
-   * observe, and wait for the four keys in the CR and for "observed" (or, with `expectFailure`,
-   * for the callback to end either way: `ok` then means it ended within the deadline).
+   * `runs` events at stratified phases, then each one's PATCHes and calls from the audit log,
+   * from its create to the next one's (the last: one flush interval more, for late PATCHes).
    */
-  async runEvent(phaseMs?: number, expectFailure = false): Promise<EventRun> {
-    await this.deleteObserve();
-    const rv = await this.resetCapabilityKeys();
-    const earliest = await this.settle(rv);
-    await sleep(this.#delayFor(phaseMs, earliest));
+  async runEvents(runs: number, report: (i: number, run: EventRun) => void): Promise<EventRun[]> {
+    const out: EventRun[] = [];
+    for (const phase of stratifiedPhases(runs)) {
+      out.push(await this.runEvent(phase));
+      report(out.length, out[out.length - 1]);
+    }
+    await cluster.sleep(contract.FLUSH_INTERVAL_MS + 500);
+    out.forEach((run, i) => {
+      const to = out[i + 1]?.spawnAt ?? Date.now();
+      const patches = cluster.watcherPatches(this.audit, this.store, run.spawnAt, to);
+      run.patches = patches.length;
+      run.patchCodes = patches.map(p => p.responseStatus?.code ?? 0);
+      const calls = cluster.watcherCalls(this.audit, run.spawnAt, to);
+      run.calls = Object.fromEntries(calls.map(c => [`${c.verb} ${c.path}`, c.count]));
+    });
+    return out;
+  }
 
-    const watchFrom = this.watch.events.length;
+  /**
+   * One event: delete observe, reset the four keys, wait until the watcher has the reset and for
+   * the aimed phase, create observe, then wait for "observed".
+   */
+  async runEvent(phaseMs?: number): Promise<EventRun> {
+    await this.deleteObserve();
+    const resetRV = await this.resetCapabilityKeys();
+    await cluster.sleep(this.#delayFor(phaseMs, await this.settle(resetRV)));
     const logsFrom = this.mod.logs.length;
-    const eventTimeoutMs = this.timings.maxWaitMs + 15_000;
-    const spawnAt = Date.now();
-    const run: EventRun = { ok: false, fresh: false, spawnAt, errors: [], targetPhaseMs: phaseMs };
+    const run: EventRun = { ok: false, fresh: false, spawnAt: Date.now() };
     try {
-      const uid = await kubectl(this.cp, [
-        "create",
-        "configmap",
-        OBSERVE,
-        "-n",
-        MODULE_NAMESPACE,
-        "--from-literal=created=by-bench",
-        "-o",
-        "jsonpath={.metadata.uid}",
+      const uid = await cluster.kubectl(this.cp, [
+        ...["create", "configmap", OBSERVE, "-n", NAMESPACE, "--from-literal=created=by-bench"],
+        ...["-o", "jsonpath={.metadata.uid}"],
       ]);
       this.#observeUid = uid.trim();
-      if (expectFailure) await this.#untilCallbackEnds(run, logsFrom);
-      else await this.#untilObserved(run, watchFrom, logsFrom, eventTimeoutMs);
+      const observed = (r: LogRecord) => r.msg === MSG.observed && r.time >= run.spawnAt;
+      const timeoutMs = contract.SET_ITEM_AND_WAIT_MS + 15_000;
+      run.observedAt = (await this.mod.waitForLog(`"observed"`, observed, timeoutMs)).time;
       run.ok = true;
     } catch (err) {
       run.error = err instanceof Error ? err.message : String(err);
     }
-    this.#fill(run, watchFrom, logsFrom);
+    this.#fill(run, logsFrom, resetRV);
+    // The watcher had the store without the four keys (settle), so only its own PATCH brings them.
+    const patched = run.patchCode === 200 ? (run.patchReceivedAt ?? Infinity) : Infinity;
+    run.fresh = run.ok && (run.observedAt ?? 0) >= patched;
     return run;
   }
 
-  /**
-   * Waits for the end of the callback, whichever way it ends: the capability retries on its own
-   * (capabilities/confirm-writes.ts).
-   */
-  async #untilCallbackEnds(run: EventRun, logsFrom: number): Promise<void> {
-    const end = await this.mod.waitForLog(
-      `the watcher's callback to end ("observed" or "${MSG.callbackError}")`,
-      r => (r.msg === MSG.observed || isCallbackFailure(r)) && this.mod.logs.indexOf(r) >= logsFrom,
-      FAILURE_TIMEOUT_MS,
-    );
-    run.endedAt = end.time;
-    run.outcome = end.msg === MSG.observed ? "observed" : "failed";
-    if (run.outcome === "observed") run.observedAt = end.time;
-  }
-
-  /** Waits for the four keys in the CR (the benchmark's watch), then for "observed". */
-  async #untilObserved(
-    run: EventRun,
-    watchFrom: number,
-    logsFrom: number,
-    timeoutMs: number,
-  ): Promise<void> {
-    const visible = await this.watch.waitFor(
-      "the four keys in the CR",
-      e => e.all,
-      timeoutMs,
-      watchFrom,
-    );
-    run.visibleAt = visible.receivedAt;
-    run.visibleRV = visible.resourceVersion;
-    run.objectBytes = visible.objectBytes;
-    const observed = await this.mod.waitForLog(
-      `watcher "observed"`,
-      r => r.msg === MSG.observed && this.mod.logs.indexOf(r) >= logsFrom,
-      timeoutMs,
-    );
-    run.observedAt = observed.time;
-    run.endedAt = observed.time;
-    run.outcome = "observed";
-  }
-
-  /** Fills in the steps from the watcher's log, the audit log and the watch. */
-  #fill(run: EventRun, watchFrom: number, logsFrom: number): void {
+  /** The steps' times from the audit log and from the watcher's records after the create. */
+  #fill(run: EventRun, logsFrom: number, resetRV: number): void {
     const logs = this.mod.logs.slice(logsFrom);
-    const uid = this.#observeUid;
-    const create = this.audit.completed(
-      e =>
-        e.verb === "create" &&
-        e.objectRef?.resource === "configmaps" &&
-        e.objectRef.name === OBSERVE &&
-        e.receivedMs >= run.spawnAt,
-    )[0];
+    const created = (e: cluster.AuditEvent) =>
+      e.verb === "create" && e.objectRef?.resource === "configmaps" && e.objectRef.name === OBSERVE;
+    const create = this.audit.completed(e => created(e) && e.receivedMs >= run.spawnAt)[0];
     run.createdAt = create?.receivedMs;
-    run.createDoneAt = create?.stageMs;
-    run.addedAt = logs.find(r => r.msg === MSG.added && uidOf(r) === uid)?.time;
-    run.flushAt = logs.find(
-      r => r.msg === MSG.flush && r.time >= (run.addedAt ?? run.spawnAt),
-    )?.time;
-    const patch = watcherPatches(this.audit, this.store, run.spawnAt)[0];
-    run.patchReceivedAt = patch?.receivedMs;
-    run.patchDoneAt = patch?.stageMs;
+    run.addedAt = logs.find(r => r.msg === MSG.added && uidOf(r) === this.#observeUid)?.time;
+    const from = run.addedAt ?? run.spawnAt;
+    run.flushAt = logs.find(r => r.msg === MSG.flush && r.time >= from)?.time;
+    const patch = cluster.watcherPatches(this.audit, this.store, run.spawnAt)[0];
+    [run.patchReceivedAt, run.patchDoneAt] = [patch?.receivedMs, patch?.stageMs];
     run.patchCode = patch?.responseStatus?.code;
-    if (run.visibleRV !== undefined) {
-      const rv = run.visibleRV;
-      run.peprUpdateAt = logs.find(
-        r => r.msg === MSG.storeUpdate && storeRV(r, this.store) >= rv,
-      )?.time;
-    }
-    run.errors = logs.filter(r => r.level >= 50).map(toErrorRecord);
-    // Fresh: the last state the watch saw before the create lacked all four keys, and the state
-    // with them came after the API server received the watcher's PATCH. (Not "completed": the
-    // audit log's completion time is taken after the response is written, and the watch event
-    // can go out a millisecond before that.)
-    const before = this.watch.events[watchFrom - 1];
-    run.fresh =
-      run.ok &&
-      before?.none === true &&
-      run.visibleAt !== undefined &&
-      run.patchReceivedAt !== undefined &&
-      run.visibleAt >= run.patchReceivedAt &&
-      (run.observedAt ?? 0) >= run.patchReceivedAt;
+    run.peprUpdateAt = logs.find(r => storeRV(r, this.store) > resetRV)?.time;
   }
 }
