@@ -2,9 +2,6 @@
 // create ConfigMap observe, and time every step until "observed" from the API server's audit log
 // and the watcher's log records (one machine, one clock).
 import { createHash } from "node:crypto";
-import { writeFileSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 
 import * as cluster from "../cluster";
 import type { LogRecord } from "../cluster";
@@ -105,7 +102,6 @@ function stratifiedPhases(n: number): number[] {
 /** The running system the benchmark drives: control plane, watcher, audit log, store. */
 export class Bench {
   #observeUid?: string;
-  readonly #patchFile = path.join(os.tmpdir(), `hpsr-bench-patch-${process.pid}.json`);
   readonly store = contract.storeName();
 
   constructor(
@@ -118,7 +114,12 @@ export class Bench {
   async deleteObserve(): Promise<void> {
     const uid = this.#observeUid;
     if (!uid) return;
-    await cluster.kubectl(this.cp, `delete configmap ${OBSERVE} -n ${NAMESPACE}`.split(" "));
+    const observe = {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: OBSERVE, namespace: NAMESPACE },
+    };
+    await cluster.deleteObject(this.cp, observe);
     this.#observeUid = undefined;
     // The binding reacts to CREATE only: DELETED is logged, then filtered out (no store write).
     const gone = (r: LogRecord) => r.msg === MSG.deleted && uidOf(r) === uid;
@@ -128,29 +129,25 @@ export class Bench {
   /** Removes the four keys (a merge patch: null deletes); returns the resourceVersion. */
   resetCapabilityKeys(): Promise<number> {
     const data = Object.fromEntries(WRITES.map(k => [KEY_PREFIX + k, null]));
-    return this.#patch(["--type=merge", "-p", JSON.stringify({ data })]);
+    return this.#patch({ data }, "merge");
   }
 
   /** Replaces the whole `data` with the placeholder; returns the resourceVersion. */
   resetAll(): Promise<number> {
     const ops = [{ op: "replace", path: "/data", value: contract.PLACEHOLDER }];
-    return this.#patch(["--type=json", "-p", JSON.stringify(ops)]);
+    return this.#patch(ops, "json");
   }
 
-  async #patch(args: string[]): Promise<number> {
-    const r = await cluster.kubectlRun(this.cp, [
-      ...["patch", "peprstore", this.store, "-n", contract.STORE_NAMESPACE, ...args],
-      ...["-o", "jsonpath={.metadata.resourceVersion}"],
-    ]);
-    if (r.code !== 0) throw new Error(r.stderr.trim());
-    return Number(r.stdout.trim());
+  /** Patches the store; returns its resourceVersion after the patch. */
+  async #patch(patch: object, strategy: "json" | "merge"): Promise<number> {
+    const patched = await cluster.patchStore(this.cp, { name: this.store }, patch, strategy);
+    return Number(patched.metadata.resourceVersion);
   }
 
   /** The store's size as compact JSON, managedFields included, as the API server sends it. */
   async objectBytes(): Promise<number> {
-    const args = ["get", "peprstore", this.store, "-n", contract.STORE_NAMESPACE, "-o", "json"];
-    args.push("--show-managed-fields");
-    return Buffer.byteLength(JSON.stringify(JSON.parse(await cluster.kubectl(this.cp, args))));
+    const store = await cluster.readStoreAsSent(this.cp, { name: this.store });
+    return Buffer.byteLength(JSON.stringify(store));
   }
 
   /**
@@ -163,8 +160,7 @@ export class Bench {
       const key = `bench/item-${String(i).padStart(8, "0")}-`.padEnd(PREFILL_KEY_BYTES, "k");
       data[KEY_PREFIX + key] = createHash("sha256").update(key).digest("hex");
     }
-    writeFileSync(this.#patchFile, JSON.stringify({ data }));
-    return this.#patch(["--type=merge", `--patch-file=${this.#patchFile}`]).then(
+    return this.#patch({ data }, "merge").then(
       rv => ({ rv }),
       (err: Error) => ({ error: err.message }),
     );

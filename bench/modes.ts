@@ -37,7 +37,12 @@ async function latency(bench: Bench, label: string) {
 /** Scales the watcher Deployment to 0 and waits until its pods are gone. */
 async function scaleDown(cp: cluster.ControlPlane): Promise<void> {
   const deployment = cluster.watcherDeployment();
-  await cluster.kubectl(cp, ["scale", "deploy", deployment, "-n", STORE_NAMESPACE, "--replicas=0"]);
+  const header = { name: deployment, namespace: STORE_NAMESPACE };
+  await cluster.mergePatchObject(
+    cp,
+    { apiVersion: "apps/v1", kind: "Deployment", metadata: header },
+    { spec: { replicas: 0 } },
+  );
   const gone = async () => (await cluster.watcherPods(cp)).length === 0 || undefined;
   await cluster.waitFor("no watcher pod left", gone, STEP_TIMEOUT_MS);
 }

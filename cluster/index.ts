@@ -33,6 +33,8 @@ export {
   isStatus,
   getStore,
   patchStore,
+  readStoreAsSent,
+  mergePatchObject,
   peprStoreObject,
   namespaceObject,
   crdObject,

@@ -169,39 +169,80 @@ export async function getStore(
   }
 }
 
+/** A client for custom objects, as the API server sends them (no deserialisation), per kubeconfig. */
+function customObjectsApi(cp: Pick<ControlPlane, "kubeconfig">): CustomObjectsApi {
+  const kc = new KubeConfig();
+  kc.loadFromFile(cp.kubeconfig);
+  return kc.makeApiClient(CustomObjectsApi);
+}
+
+/** Where a PeprStore is, for the custom-objects client. */
+function storePath(store: { name: string; namespace?: string }) {
+  const { group, version, plural } = PEPR_STORE_GVK;
+  return {
+    group,
+    version,
+    plural,
+    namespace: store.namespace ?? STORE_NAMESPACE,
+    name: store.name,
+  };
+}
+
 /**
  * Patches a PeprStore CR as Pepr does (a JSON patch, by default) or with a merge patch.
  *
  * @param patch - the JSON patch operations, or the merge patch object
+ * @returns the CR as the API server returned it after the patch
  */
 export async function patchStore(
   cp: Pick<ControlPlane, "kubeconfig">,
   store: { name: string; namespace?: string },
   patch: object,
   strategy: "json" | "merge" = "json",
-): Promise<void> {
-  const namespace = store.namespace ?? STORE_NAMESPACE;
-  const kc = new KubeConfig();
-  kc.loadFromFile(cp.kubeconfig);
+): Promise<PeprStoreObject> {
+  const where = storePath(store);
+  const contentType = strategy === "json" ? PatchStrategy.JsonPatch : PatchStrategy.MergePatch;
   try {
-    await kc.makeApiClient(CustomObjectsApi).patchNamespacedCustomObject(
-      {
-        group: PEPR_STORE_GVK.group,
-        version: PEPR_STORE_GVK.version,
-        plural: PEPR_STORE_GVK.plural,
-        namespace,
-        name: store.name,
-        body: patch,
-      },
-      setHeaderOptions(
-        "Content-Type",
-        strategy === "json" ? PatchStrategy.JsonPatch : PatchStrategy.MergePatch,
-      ),
+    return (await customObjectsApi(cp).patchNamespacedCustomObject(
+      { ...where, body: patch },
+      setHeaderOptions("Content-Type", contentType),
+    )) as PeprStoreObject;
+  } catch (err) {
+    const what = `patch PeprStore ${where.name} in namespace ${where.namespace}`;
+    throw new Error(`${what}: ${messageOf(err)}`, { cause: err });
+  }
+}
+
+/**
+ * Reads a PeprStore CR exactly as the API server sends it (managedFields included, nothing
+ * deserialised), to measure its size.
+ */
+export async function readStoreAsSent(
+  cp: Pick<ControlPlane, "kubeconfig">,
+  store: { name: string; namespace?: string },
+): Promise<object> {
+  return (await customObjectsApi(cp).getNamespacedCustomObject(storePath(store))) as object;
+}
+
+/** Changes `object` with a JSON merge patch (`kubectl patch --type=merge`). */
+export async function mergePatchObject(
+  cp: Pick<ControlPlane, "kubeconfig">,
+  object: ObjectHeader,
+  patch: object,
+): Promise<void> {
+  const metadata = { ...(patch as { metadata?: object }).metadata, ...object.metadata };
+  const body = { ...patch, apiVersion: object.apiVersion, kind: object.kind, metadata };
+  try {
+    await objectApi(cp).patch(
+      body,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      PatchStrategy.MergePatch,
     );
   } catch (err) {
-    throw new Error(`patch PeprStore ${store.name} in namespace ${namespace}: ${messageOf(err)}`, {
-      cause: err,
-    });
+    throw new Error(`patch ${describeObject(object)}: ${messageOf(err)}`, { cause: err });
   }
 }
 

@@ -3,14 +3,14 @@
 // and started again, RBAC revoked, the ServiceAccount deleted, the CRD deleted. A watch sees a
 // revoked right only when it reconnects: the tests make it reconnect by changing the CRD's spec
 // (the API server then rebuilds the CRD's storage and ends its watches).
-import { KubernetesObject, PatchStrategy } from "@kubernetes/client-node";
+import type { KubernetesObject } from "@kubernetes/client-node";
 
 import {
   applyObject,
   crdObject,
   deleteObject,
   ensureNamespace,
-  objectApi,
+  mergePatchObject,
   patchStore,
   peprStoreObject,
   waitForCrdEstablished,
@@ -60,14 +60,7 @@ async function endWatches(): Promise<void> {
   const patch = { spec: { names: { categories: [uniqueName("cut")] } } };
   // a merge patch, not an apply: an apply of this part alone would drop the fields this field
   // manager applied before (the whole CRD)
-  await objectApi(cluster).patch(
-    { ...crdObject(CRD), ...patch },
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    PatchStrategy.MergePatch,
-  );
+  await mergePatchObject(cluster, crdObject(CRD), patch);
 }
 
 /** The change events without their time and resourceVersion. */
