@@ -4,7 +4,7 @@ import type * as VegaLite from "vega-lite/build/index";
 import type { TopLevelSpec } from "vega-lite/build/index";
 
 import type { BreakdownKey } from "./event";
-import type { Results } from "./run";
+import type { Results } from "./measure";
 
 /** Histogram bin width of the latency chart, in seconds. */
 const BIN_S = 0.25;

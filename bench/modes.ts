@@ -14,8 +14,7 @@ import readline from "node:readline";
 import * as cluster from "../cluster";
 import { STORE_NAMESPACE } from "../store/contract";
 import { Bench, durations, STEP_TIMEOUT_MS } from "./event";
-import { table } from "./report";
-import { intEnv, progress, round, summarize, writeOutput } from "./shared";
+import { intEnv, progress, round, summarize, table, writeOutput } from "./shared";
 
 /** BENCH_RUNS events through `bench`; the fresh ones' created → "observed" in seconds. */
 async function latency(bench: Bench, label: string) {

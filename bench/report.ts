@@ -1,8 +1,8 @@
 // REPORT.md from results.json: every figure comes from `Results`; how they are measured is told
 // once, in README.md.
 import { KEY_PREFIX, type BreakdownKey } from "./event";
-import type { Results, ScaleStep } from "./run";
-import type { ProcSample, Summary } from "./shared";
+import type { Results, ScaleStep } from "./measure";
+import { table, type ProcSample, type Summary } from "./shared";
 
 const s3 = (ms?: number) => (ms === undefined ? "–" : (ms / 1000).toFixed(3));
 const ms1 = (ms?: number) => (ms === undefined ? "–" : ms.toFixed(1));
@@ -10,12 +10,6 @@ const mib = (b?: number) => (b === undefined ? "–" : `${(b / 2 ** 20).toFixed(
 const int = (n: number) => n.toLocaleString("en-US");
 const bytes = (b?: number) =>
   b === undefined ? "–" : `${int(b)} B (${(b / 2 ** 20).toFixed(2)} MiB)`;
-
-/** A Markdown table from its header and rows, each written as cells joined by " | ". */
-export function table(head: string, rows: string[]): string {
-  const columns = head.split(" | ").length;
-  return [head, Array(columns).fill("---").join(" | "), ...rows].map(r => `| ${r} |`).join("\n");
-}
 
 /** The steps of created → `observed` in order (their means add up), then two beside them. */
 const STEPS: [BreakdownKey, string][] = [

@@ -90,3 +90,9 @@ export function sampleProcess(pid: number): ProcSample {
     cpuSeconds: round((Number(fields[14 - 3]) + Number(fields[15 - 3])) / CLOCK_TICKS, 2),
   };
 }
+
+/** A Markdown table from its header and rows, each written as cells joined by " | ". */
+export function table(head: string, rows: string[]): string {
+  const columns = head.split(" | ").length;
+  return [head, Array(columns).fill("---").join(" | "), ...rows].map(r => `| ${r} |`).join("\n");
+}

@@ -3,9 +3,9 @@
 // every figure they print or plot, exactly.
 import { latencyRows, latencySpec, scaleRows, scaleSpec } from "../../bench/charts";
 import { durations, type EventRun, type TimedRun } from "../../bench/event";
-import { renderReport, table } from "../../bench/report";
-import type { Results, ScaleStep } from "../../bench/run";
-import { summarize, type Summary } from "../../bench/shared";
+import { renderReport } from "../../bench/report";
+import type { Results, ScaleStep } from "../../bench/measure";
+import { summarize, table, type Summary } from "../../bench/shared";
 
 const MIB = 2 ** 20;
 
