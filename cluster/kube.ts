@@ -91,25 +91,39 @@ export interface PeprStoreObject extends KubernetesObject {
   data?: Record<string, string>;
 }
 
-const clients = new Map<string, KubernetesObjectApi>();
+/** The clients of one kubeconfig: generic objects, and custom objects exactly as sent. */
+interface Clients {
+  objects: KubernetesObjectApi;
+  customObjects: CustomObjectsApi;
+}
+
+const clients = new Map<string, Clients>();
 
 /**
- * A client-node object client for `kubeconfig` (default the control plane's), made once per path.
- * $KUBECONFIG may be a list of files: then client-node merges it as kubectl does.
+ * The client-node clients for `kubeconfig`, made once per path. $KUBECONFIG may be a list of
+ * files: then client-node merges it as kubectl does.
  */
+function clientsOf(kubeconfig: string): Clients {
+  let made = clients.get(kubeconfig);
+  if (!made) {
+    const kc = new KubeConfig();
+    if (kubeconfig === process.env.KUBECONFIG) kc.loadFromDefault();
+    else kc.loadFromFile(kubeconfig);
+    made = {
+      objects: KubernetesObjectApi.makeApiClient(kc),
+      customObjects: kc.makeApiClient(CustomObjectsApi),
+    };
+    clients.set(kubeconfig, made);
+  }
+  return made;
+}
+
+/** A client-node object client for `kubeconfig` (default the control plane's). */
 export function objectApi(
   cp: Pick<ControlPlane, "kubeconfig">,
   kubeconfig = cp.kubeconfig,
 ): KubernetesObjectApi {
-  let client = clients.get(kubeconfig);
-  if (!client) {
-    const kc = new KubeConfig();
-    if (kubeconfig === process.env.KUBECONFIG) kc.loadFromDefault();
-    else kc.loadFromFile(kubeconfig);
-    client = KubernetesObjectApi.makeApiClient(kc);
-    clients.set(kubeconfig, client);
-  }
-  return client;
+  return clientsOf(kubeconfig).objects;
 }
 
 /** Whether `err` is the API server's answer with HTTP status `code`. */
@@ -157,23 +171,13 @@ export async function getStore(
   namespace = STORE_NAMESPACE,
 ): Promise<PeprStoreObject | undefined> {
   try {
-    return await objectApi(cp).read<PeprStoreObject>({
-      ...peprStoreObject(name, namespace),
-      metadata: { name, namespace },
-    });
+    return await objectApi(cp).read<PeprStoreObject>(peprStoreObject(name, namespace));
   } catch (err) {
     if (isStatus(err, 404)) return undefined;
     throw new Error(`get PeprStore ${name} in namespace ${namespace}: ${messageOf(err)}`, {
       cause: err,
     });
   }
-}
-
-/** A client for custom objects, as the API server sends them (no deserialisation), per kubeconfig. */
-function customObjectsApi(cp: Pick<ControlPlane, "kubeconfig">): CustomObjectsApi {
-  const kc = new KubeConfig();
-  kc.loadFromFile(cp.kubeconfig);
-  return kc.makeApiClient(CustomObjectsApi);
 }
 
 /** Where a PeprStore is, for the custom-objects client. */
@@ -203,7 +207,7 @@ export async function patchStore(
   const where = storePath(store);
   const contentType = strategy === "json" ? PatchStrategy.JsonPatch : PatchStrategy.MergePatch;
   try {
-    return (await customObjectsApi(cp).patchNamespacedCustomObject(
+    return (await clientsOf(cp.kubeconfig).customObjects.patchNamespacedCustomObject(
       { ...where, body: patch },
       setHeaderOptions("Content-Type", contentType),
     )) as PeprStoreObject;
@@ -221,7 +225,9 @@ export async function readStoreAsSent(
   cp: Pick<ControlPlane, "kubeconfig">,
   store: { name: string; namespace?: string },
 ): Promise<object> {
-  return (await customObjectsApi(cp).getNamespacedCustomObject(storePath(store))) as object;
+  return (await clientsOf(cp.kubeconfig).customObjects.getNamespacedCustomObject(
+    storePath(store),
+  )) as object;
 }
 
 /** Changes `object` with a JSON merge patch (`kubectl patch --type=merge`). */
