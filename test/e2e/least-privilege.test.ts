@@ -1,14 +1,12 @@
 // Least privilege: the watcher runs with only the ServiceAccount, ClusterRole and bindings that
 // `npx pepr build` generates with rbacMode "scoped" (plus package.json pepr.rbac), through a token
 // from the TokenRequest API, and the whole scenario still passes.
-import { readFileSync } from "node:fs";
 import {
   KubernetesObject,
   KubernetesObjectApi,
   PatchStrategy,
   V1PolicyRule,
 } from "@kubernetes/client-node";
-import { parseAllDocuments } from "yaml";
 
 import {
   allowed,
@@ -32,6 +30,7 @@ import {
   serviceAccountKubeconfig,
   ServiceAccountKubeconfig,
 } from "../shared-cluster/service-account";
+import { manifestObjects } from "./manifest-objects";
 
 const SERVICE_ACCOUNT = `pepr-${moduleUUID()}`;
 const USER = `system:serviceaccount:${STORE_NAMESPACE}:${SERVICE_ACCOUNT}`;
@@ -68,7 +67,7 @@ describe("the watcher as its scoped ServiceAccount", () => {
     // pepr-system and the PeprStore CRD: what `pepr deploy` applies as the cluster admin
     cp = await cleanSharedCluster();
     const { manifest } = buildModule();
-    manifests = parseAllDocuments(readFileSync(manifest, "utf8")).map(d => d.toJS() as Manifest);
+    manifests = manifestObjects<Manifest>(manifest);
     const rbac = manifests.filter(m => RBAC_KINDS.includes(m.kind));
     for (const object of rbac) await applyObject(cp, object as unknown as KubernetesObject);
     // A token for the ServiceAccount (TokenRequest API) and a kubeconfig holding only that.

@@ -4,12 +4,14 @@
 import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
 
-import { ControlPlane, ObjectHeader, readObject } from "../../cluster";
+// cluster/kube.ts, not the barrel: the unit tier reads manifests too, without Pepr's sources
+import type { ControlPlane } from "../../cluster/controlplane";
+import { ObjectHeader, readObject } from "../../cluster/kube";
 
 /** The objects of the multi-document YAML `file`, in its order (empty documents left out). */
-export function manifestObjects(file: string): ObjectHeader[] {
+export function manifestObjects<T = ObjectHeader>(file: string): T[] {
   return parseAllDocuments(readFileSync(file, "utf8"))
-    .map(d => d.toJS() as ObjectHeader | null)
+    .map(d => d.toJS() as T | null)
     .filter(d => d !== null);
 }
 

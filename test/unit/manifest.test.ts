@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { parseAllDocuments } from "yaml";
+import { manifestObjects } from "../e2e/manifest-objects";
 
 const root = resolve(__dirname, "../..");
 const uuid = "hello-pepr-store-resources";
@@ -85,9 +85,7 @@ describe(`dist/pepr-module-${uuid}.yaml`, () => {
 
   beforeAll(() => {
     ensureBuilt();
-    objects = parseAllDocuments(readFileSync(manifestPath, "utf8")).map(
-      doc => doc.toJS() as K8sObject,
-    );
+    objects = manifestObjects<K8sObject>(manifestPath);
   }, BUILD_TIMEOUT_MS);
 
   it("holds only the watcher: no admission controller, no webhooks", () => {

@@ -5,8 +5,6 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { readFileSync } from "node:fs";
-import { parseAllDocuments } from "yaml";
 
 import {
   applyObject,
@@ -41,6 +39,7 @@ import {
   patchesSince,
   waitForObserved,
 } from "../scenario";
+import { manifestObjects } from "../manifest-objects";
 
 const CONTAINER = `hpsr-image-module-${process.pid}`;
 const SERVICE_ACCOUNT = "pepr-hello-pepr-store-resources";
@@ -78,9 +77,7 @@ describe("the controller image running the module (runc, local control plane, no
 
   beforeAll(async () => {
     const image = await buildControllerImage({ onProgress: () => undefined });
-    const docs = parseAllDocuments(readFileSync(buildModule().manifest, "utf8"))
-      .map(d => d.toJS() as K8sDoc | null)
-      .filter((d): d is K8sDoc => d !== null);
+    const docs = manifestObjects<K8sDoc>(buildModule().manifest);
     const byName = (name: string) => docs.find(d => d.metadata.name === name) as K8sDoc;
     cp = await startControlPlane();
     dir = mkdtempSync(path.join(os.tmpdir(), "hpsr-image-module-"));

@@ -3,20 +3,22 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { parseAllDocuments } from "yaml";
 
 import { buildControllerImage, buildModule } from "../../../cluster";
 import { ControllerImage } from "../../../cluster/image";
 import { BUILD_TIMEOUT_MS, Layout, openLayout, runInBundle, unpackBundle } from "./image-bundle";
+import type { V1Deployment } from "@kubernetes/client-node";
+import { manifestObjects } from "../manifest-objects";
 
 const UID = 65532;
 const CONTAINER = `hpsr-image-test-${process.pid}`;
 
 /** The Deployment image that `npx pepr build` wrote into the module's manifest. */
 function deployedImage(): string {
-  const docs = parseAllDocuments(readFileSync(buildModule().manifest, "utf8")).map(d => d.toJS());
-  const deployment = docs.find(d => d?.kind === "Deployment");
-  return deployment.spec.template.spec.containers[0].image;
+  const deployment = manifestObjects<V1Deployment>(buildModule().manifest).find(
+    d => d.kind === "Deployment",
+  );
+  return deployment?.spec?.template.spec?.containers[0].image ?? "";
 }
 
 describe("the controller image (cluster/image/build.sh)", () => {

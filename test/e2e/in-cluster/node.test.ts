@@ -21,7 +21,6 @@ import path from "node:path";
 import readline from "node:readline";
 
 import type { V1Deployment, V1Pod, V1PodSpec, V1Service } from "@kubernetes/client-node";
-import YAML from "yaml";
 
 import {
   applyObject,
@@ -47,6 +46,7 @@ import { NodeInfo, writeImageArchive } from "../../../cluster/node";
 import { grantInNamespace } from "../../shared-cluster/service-account";
 import { report } from "../scenario";
 import { cleanStopCheck, processesNaming, stopCheck } from "./host-state";
+import { manifestObjects } from "../manifest-objects";
 
 const NAMESPACE = "node-e2e";
 const IMAGE = "localhost/hello-pepr-store-resources/node-image";
@@ -60,8 +60,8 @@ const NOBODY = 65534;
 
 /** The watcher Deployment `npx pepr build` wrote, with our image, in our namespace. */
 function watcherDeployment(): V1Deployment {
-  const docs = YAML.parseAllDocuments(readFileSync(buildModule(true).manifest, "utf8"));
-  const deploy = docs.map(d => d.toJS() as V1Deployment).find(d => d?.kind === "Deployment");
+  const docs = manifestObjects<V1Deployment>(buildModule(true).manifest);
+  const deploy = docs.find(d => d.kind === "Deployment");
   if (!deploy?.metadata) throw new Error("no Deployment in the module's manifest");
   deploy.metadata.namespace = NAMESPACE;
   podSpec(deploy).containers[0].image = `${IMAGE}:${TAG}`;
